@@ -1,0 +1,271 @@
+//! The session cache: temporary credentials kept in the keyring, one item per scope (profile,
+//! MFA serial, STS endpoint), recording which long-term key made them.
+//!
+//! A lookup is a single keyring read and never fails on bad data: an item that cannot be decoded,
+//! belongs to another scope or key, or has too little time left is a miss, and the next good
+//! session replaces it. The keyring cannot list its items, so an index item names every
+//! session item written, for `clear --all` and `status`.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::config::Settings;
+use crate::longterm::KeySource;
+use crate::secret::SessionCredentials;
+use crate::store::{Store, StoreError};
+
+const INDEX_ITEM: &str = "index";
+const FORMAT_VERSION: u32 = 1;
+
+/// The keyring item that holds the session for this scope.
+pub fn item_name(settings: &Settings) -> String {
+    format!(
+        "session profile={} serial={} endpoint={}",
+        settings.profile,
+        settings.serial,
+        settings.endpoint_id()
+    )
+}
+
+/// What is stored, minus the secrets: also what `status` shows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Scope {
+    pub profile: String,
+    pub serial: String,
+    pub endpoint: String,
+    pub key_source: KeySource,
+}
+
+#[derive(Deserialize)]
+struct Stored {
+    v: u32,
+    #[serde(flatten)]
+    scope: Scope,
+    key_id: SecretString,
+    access_key_id: SecretString,
+    secret_access_key: SecretString,
+    session_token: SecretString,
+    expiration: DateTime<Utc>,
+}
+
+#[derive(Serialize)]
+struct StoredRef<'a> {
+    v: u32,
+    #[serde(flatten)]
+    scope: &'a Scope,
+    key_id: &'a str,
+    access_key_id: &'a str,
+    secret_access_key: &'a str,
+    session_token: &'a str,
+    expiration: DateTime<Utc>,
+}
+
+/// True while more than `min_remaining_seconds` of the session remain.
+pub fn servable(expiration: DateTime<Utc>, now: DateTime<Utc>, min_remaining_seconds: u32) -> bool {
+    expiration - now > TimeDelta::seconds(i64::from(min_remaining_seconds))
+}
+
+/// The cached session for this scope, if one is there and may be served now.
+pub fn lookup(
+    store: &Store,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Result<Option<SessionCredentials>, StoreError> {
+    let Some(bytes) = store.get(&item_name(settings))? else {
+        return Ok(None);
+    };
+    Ok(decode(&bytes)
+        .filter(|s| matches(s, settings, now))
+        .map(|s| SessionCredentials {
+            access_key_id: s.access_key_id,
+            secret_access_key: s.secret_access_key,
+            session_token: s.session_token,
+            expiration: s.expiration,
+        }))
+}
+
+fn decode(bytes: &[u8]) -> Option<Stored> {
+    serde_json::from_slice::<Stored>(bytes)
+        .ok()
+        .filter(|s| s.v == FORMAT_VERSION)
+}
+
+fn matches(s: &Stored, settings: &Settings, now: DateTime<Utc>) -> bool {
+    let same_scope = s.scope.profile == settings.profile
+        && s.scope.serial == settings.serial.as_str()
+        && s.scope.endpoint == settings.endpoint_id();
+    // A key from a source profile can be compared for free; a keyring key is only replaced by
+    // `mfa-env add`, which clears the profile's sessions.
+    let same_key = match &s.scope.key_source {
+        KeySource::Keyring => true,
+        KeySource::Profile(name) => settings.source_profile.as_ref().is_some_and(|src| {
+            &src.name == name
+                && src
+                    .access_key_id
+                    .as_ref()
+                    .is_some_and(|id| id.expose_secret() == s.key_id.expose_secret())
+        }),
+    };
+    same_scope && same_key && servable(s.expiration, now, settings.min_remaining_seconds)
+}
+
+/// Stores a new session for this scope, replacing the old one, and records it in the index.
+pub fn save(
+    store: &Store,
+    settings: &Settings,
+    key_source: KeySource,
+    key_id: &SecretString,
+    creds: &SessionCredentials,
+) -> Result<(), StoreError> {
+    let scope = Scope {
+        profile: settings.profile.clone(),
+        serial: settings.serial.to_string(),
+        endpoint: settings.endpoint_id(),
+        key_source,
+    };
+    let json = Zeroizing::new(
+        serde_json::to_vec(&StoredRef {
+            v: FORMAT_VERSION,
+            scope: &scope,
+            key_id: key_id.expose_secret(),
+            access_key_id: creds.access_key_id.expose_secret(),
+            secret_access_key: creds.secret_access_key.expose_secret(),
+            session_token: creds.session_token.expose_secret(),
+            expiration: creds.expiration,
+        })
+        .expect("serializing strings cannot fail"),
+    );
+    let item = item_name(settings);
+    store.set(&item, &json)?;
+    let mut index = read_index(store)?;
+    if !index.items.iter().any(|e| e.item == item) {
+        index.items.push(IndexEntry {
+            item,
+            profile: settings.profile.clone(),
+        });
+        write_index(store, &index)?;
+    }
+    Ok(())
+}
+
+/// One cached session as `status` reports it: never a secret.
+#[derive(Debug, Serialize)]
+pub struct Listed {
+    pub scope: Scope,
+    pub expiration: DateTime<Utc>,
+}
+
+/// Every readable session the index knows of, optionally for one profile. Unreadable items are
+/// left out: they are misses, and `clear` removes them.
+pub fn list(store: &Store, profile: Option<&str>) -> Result<Vec<Listed>, StoreError> {
+    let mut out = Vec::new();
+    for e in read_index(store)?.items {
+        if profile.is_some_and(|p| p != e.profile) {
+            continue;
+        }
+        if let Some(s) = store.get(&e.item)?.and_then(|b| decode(&b)) {
+            out.push(Listed {
+                scope: s.scope,
+                expiration: s.expiration,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Deletes the cached sessions of `profile` (every profile when `None`); returns how many.
+pub fn clear(
+    store: &Store,
+    profile: Option<&str>,
+    also: Option<&str>,
+) -> Result<usize, StoreError> {
+    let mut index = read_index(store)?;
+    let (gone, kept): (Vec<_>, Vec<_>) = index
+        .items
+        .into_iter()
+        .partition(|e| profile.is_none_or(|p| p == e.profile));
+    let mut deleted = 0;
+    for e in &gone {
+        deleted += usize::from(store.delete(&e.item)?);
+    }
+    // The scope's own item, in case the index lost track of it.
+    if let Some(item) = also
+        && !gone.iter().any(|e| e.item == item)
+    {
+        deleted += usize::from(store.delete(item)?);
+    }
+    index.items = kept;
+    if index.items.is_empty() {
+        store.delete(INDEX_ITEM)?;
+    } else {
+        write_index(store, &index)?;
+    }
+    Ok(deleted)
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Index {
+    items: Vec<IndexEntry>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct IndexEntry {
+    item: String,
+    profile: String,
+}
+
+/// An unreadable index is treated as empty: it only names items, it holds nothing of value.
+fn read_index(store: &Store) -> Result<Index, StoreError> {
+    Ok(store
+        .get(INDEX_ITEM)?
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default())
+}
+
+fn write_index(store: &Store, index: &Index) -> Result<(), StoreError> {
+    store.set(
+        INDEX_ITEM,
+        &serde_json::to_vec(index).expect("serializing strings cannot fail"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_900_000_000 + s, 0).unwrap()
+    }
+
+    #[test]
+    fn served_only_with_more_than_the_margin_left() {
+        let exp = at(3600);
+        assert!(servable(exp, at(0), 900));
+        assert!(servable(exp, at(2699), 900));
+        assert!(
+            !servable(exp, at(2700), 900),
+            "exactly 15 minutes left is a miss"
+        );
+        assert!(!servable(exp, at(3600), 900));
+        assert!(!servable(exp, at(99_999), 0));
+        assert!(servable(exp, at(3599), 0));
+    }
+
+    #[test]
+    fn garbage_and_other_versions_do_not_decode() {
+        assert!(decode(b"").is_none());
+        assert!(decode(b"not json").is_none());
+        assert!(decode(b"{\"v\":1}").is_none());
+        let good = serde_json::json!({
+            "v": 1, "profile": "p", "serial": "GAHT12345678", "endpoint": "e",
+            "key_source": "keyring", "key_id": "AKIA", "access_key_id": "ASIA",
+            "secret_access_key": "s", "session_token": "t", "expiration": "2030-01-01T00:00:00Z"
+        });
+        assert!(decode(good.to_string().as_bytes()).is_some());
+        let mut future = good.clone();
+        future["v"] = 2.into();
+        assert!(decode(future.to_string().as_bytes()).is_none());
+    }
+}

@@ -1,0 +1,210 @@
+//! The management commands: `add`, `remove`, `status`, `clear`. Each reports to stderr what it
+//! did; only `status` writes to stdout, and never a secret.
+
+use std::io::{BufRead, Write};
+
+use chrono::{DateTime, Utc};
+use zeroize::Zeroizing;
+
+use crate::cli::Global;
+use crate::error::{Error, Result};
+use crate::secret::LongTermKey;
+use crate::store::Store;
+use crate::{cache, clock, config, longterm, output};
+
+/// `mfa-env add`: stores the long-term key pair, from a hidden prompt or two lines on stdin,
+/// and drops the profile's sessions, which were made with the previous key.
+pub fn add(global: &Global, from_stdin: bool) -> Result<()> {
+    let profile = global.profile();
+    // Open the keyring before asking for secrets, so an absent keyring costs no typing.
+    let store = Store::open(global.keyring)?;
+    let key = if from_stdin {
+        key_from_stdin()?
+    } else {
+        key_from_terminal(profile)?
+    };
+    longterm::validate_new(&key, profile)?;
+    longterm::store_key(&store, profile, &key)?;
+    let cleared = cache::clear(&store, Some(profile), None)?;
+    eprintln!(
+        "mfa-env: stored the long-term key for profile '{profile}' in the {}{}",
+        store.name(),
+        if cleared > 0 {
+            format!("; removed {cleared} cached session(s) made with the old key")
+        } else {
+            String::new()
+        }
+    );
+    if let Err(e) = config::load(profile) {
+        eprintln!("mfa-env: note: the key is stored, but the profile is not usable yet: {e}");
+    }
+    Ok(())
+}
+
+fn key_from_stdin() -> Result<LongTermKey> {
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock();
+    let mut read = |what| -> Result<Zeroizing<String>> {
+        let mut line = Zeroizing::new(String::new());
+        match lines.read_line(&mut line) {
+            Ok(0) => Err(Error::Stdin {
+                what,
+                why: "missing: give the key id and the secret key as two lines".into(),
+            }),
+            Ok(_) => Ok(Zeroizing::new(line.trim().to_owned())),
+            Err(e) => Err(Error::Stdin {
+                what,
+                why: e.to_string(),
+            }),
+        }
+    };
+    let id = read("the access key id")?;
+    let secret = read("the secret access key")?;
+    Ok(LongTermKey {
+        access_key_id: id.as_str().into(),
+        secret_access_key: secret.as_str().into(),
+    })
+}
+
+fn key_from_terminal(profile: &str) -> Result<LongTermKey> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .map_err(|e| Error::Stdin {
+            what: "the key pair",
+            why: format!(
+                "no terminal to prompt on (/dev/tty: {e}); pipe two lines to `mfa-env add --stdin`"
+            ),
+        })?;
+    let ask = |what: &str| -> Result<Zeroizing<String>> {
+        rpassword::prompt_password(format!("{what} for profile '{profile}': "))
+            .map(Zeroizing::new)
+            .map_err(|e| Error::Prompt(e.to_string()))
+    };
+    let id = ask("AWS access key id")?;
+    let secret = ask("AWS secret access key")?;
+    Ok(LongTermKey {
+        access_key_id: id.trim().into(),
+        secret_access_key: secret.trim().into(),
+    })
+}
+
+/// `mfa-env remove`: the long-term key and every cached session of the profile.
+pub fn remove(global: &Global) -> Result<()> {
+    let profile = global.profile();
+    let store = Store::open(global.keyring)?;
+    let had_key = longterm::delete_key(&store, profile)?;
+    let sessions = cache::clear(&store, Some(profile), current_item(profile).as_deref())?;
+    eprintln!(
+        "mfa-env: profile '{profile}': {} long-term key and {sessions} cached session(s) removed from the {}",
+        if had_key { "the" } else { "no" },
+        store.name()
+    );
+    Ok(())
+}
+
+/// `mfa-env clear`: cached sessions of the profile, or of all with `--all`.
+pub fn clear(global: &Global, all: bool) -> Result<()> {
+    let store = Store::open(global.keyring)?;
+    let (profile, item) = if all {
+        (None, None)
+    } else {
+        let p = global.profile();
+        (Some(p), current_item(p))
+    };
+    let n = cache::clear(&store, profile, item.as_deref())?;
+    eprintln!(
+        "mfa-env: removed {n} cached session(s){} from the {}",
+        profile
+            .map(|p| format!(" of profile '{p}'"))
+            .unwrap_or_default(),
+        store.name()
+    );
+    Ok(())
+}
+
+/// The session item of the profile's current scope, when its config can be read.
+fn current_item(profile: &str) -> Option<String> {
+    config::load(profile).ok().map(|s| cache::item_name(&s))
+}
+
+/// `mfa-env status`: one line (or JSON object) per cached session.
+pub fn status(global: &Global, json: bool) -> Result<()> {
+    let store = Store::open(global.keyring)?;
+    let now = clock::now();
+    let rows: Vec<_> = cache::list(&store, global.profile.as_deref())?
+        .into_iter()
+        .map(|l| Row::new(l, now, store.name()))
+        .collect();
+    let text = if json {
+        let mut t = serde_json::to_string_pretty(&rows).expect("plain data serializes");
+        t.push('\n');
+        t
+    } else if rows.is_empty() {
+        String::from("no cached sessions\n")
+    } else {
+        table(&rows)
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(Error::Stdout)
+}
+
+#[derive(serde::Serialize)]
+struct Row {
+    profile: String,
+    serial: String,
+    endpoint: String,
+    store: &'static str,
+    key_source: String,
+    expiration: String,
+    seconds_left: i64,
+    served: bool,
+}
+
+impl Row {
+    fn new(l: cache::Listed, now: DateTime<Utc>, store: &'static str) -> Self {
+        let margin = config::load(&l.scope.profile)
+            .map(|s| s.min_remaining_seconds)
+            .unwrap_or(config::DEFAULT_MIN_REMAINING_SECONDS);
+        Row {
+            served: cache::servable(l.expiration, now, margin),
+            seconds_left: (l.expiration - now).num_seconds().max(0),
+            expiration: output::rfc3339(l.expiration),
+            key_source: l.scope.key_source.describe(),
+            profile: l.scope.profile,
+            serial: l.scope.serial,
+            endpoint: l.scope.endpoint,
+            store,
+        }
+    }
+}
+
+fn table(rows: &[Row]) -> String {
+    let mut out = format!(
+        "{:<16} {:<48} {:<21} {:>9}  {}\n",
+        "PROFILE", "MFA SERIAL", "EXPIRES", "LEFT", "SERVED"
+    );
+    for r in rows {
+        let left = format!(
+            "{}h{:02}m",
+            r.seconds_left / 3600,
+            (r.seconds_left % 3600) / 60
+        );
+        out.push_str(&format!(
+            "{:<16} {:<48} {:<21} {:>9}  {}\n",
+            r.profile,
+            r.serial,
+            r.expiration,
+            left,
+            if r.served {
+                "yes"
+            } else {
+                "no (renewed on next use)"
+            }
+        ));
+    }
+    out
+}

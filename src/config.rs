@@ -1,0 +1,386 @@
+//! One profile's settings, read from the files the AWS CLI reads (`AWS_CONFIG_FILE`,
+//! `AWS_SHARED_CREDENTIALS_FILE`, `~/.aws/…`) with aws-config's own parser, and validated
+//! completely here: a bad serial or duration is refused before a keyring, a prompt or the
+//! network is touched. Reading the files is synchronous I/O behind an `async` signature, so a
+//! trivial executor drives it; no runtime is started on this path.
+
+use std::borrow::Cow;
+
+use aws_config::profile::{Profile, ProfileSet};
+use aws_runtime::env_config::file::EnvConfigFiles;
+use aws_runtime::env_config::property::PropertiesKey;
+use aws_types::os_shim_internal::{Env, Fs};
+use secrecy::SecretString;
+
+use crate::error::{Error, Result};
+use crate::serial::MfaSerial;
+
+/// Region used for STS when none is configured. The SDK would probe the instance metadata
+/// service next, which stalls for seconds off EC2; a credential helper must not.
+pub const FALLBACK_REGION: &str = "us-east-1";
+/// botocore refreshes `credential_process` credentials with less than 15 minutes left, so a
+/// session served with less would make the CLI call us twice per command.
+pub const DEFAULT_MIN_REMAINING_SECONDS: u32 = 900;
+
+#[derive(Debug)]
+pub struct Settings {
+    pub profile: String,
+    pub serial: MfaSerial,
+    pub duration_seconds: u32,
+    pub region: String,
+    /// An explicit STS endpoint (`AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL`, a `services`
+    /// section, `endpoint_url`); `None` means the SDK's regional default.
+    pub endpoint_url: Option<String>,
+    pub min_remaining_seconds: u32,
+    pub source_profile: Option<SourceProfile>,
+}
+
+/// The profile named by `mfa_env_source_profile` and the static keys found in it.
+#[derive(Debug)]
+pub struct SourceProfile {
+    pub name: String,
+    pub found: bool,
+    pub access_key_id: Option<SecretString>,
+    pub secret_access_key: Option<SecretString>,
+    pub has_session_token: bool,
+}
+
+impl Settings {
+    /// Names the STS endpoint for cache scoping and messages: a session from one endpoint is
+    /// never served for another.
+    pub fn endpoint_id(&self) -> String {
+        match &self.endpoint_url {
+            Some(url) => url.clone(),
+            None => format!("https://sts.{}.amazonaws.com", self.region),
+        }
+    }
+}
+
+/// Loads and validates `profile` from the real files and environment.
+pub fn load(profile: &str) -> Result<Settings> {
+    load_from(&Env::real(), &Fs::real(), profile)
+}
+
+/// As [`load`], with the environment and file system given (tests use in-memory ones).
+pub fn load_from(env: &Env, fs: &Fs, profile: &str) -> Result<Settings> {
+    let files = EnvConfigFiles::default();
+    let set = pollster::block_on(aws_config::profile::load(
+        fs,
+        env,
+        &files,
+        Some(Cow::Owned(profile.to_owned())),
+    ))
+    .map_err(|e| Error::ConfigLoad(error_chain(&e)))?;
+    let p = set
+        .get_profile(profile)
+        .ok_or_else(|| Error::ProfileNotFound {
+            profile: profile.to_owned(),
+            files: file_names(env),
+        })?;
+    resolve(env, &set, p)
+}
+
+fn resolve(env: &Env, set: &ProfileSet, p: &Profile) -> Result<Settings> {
+    let profile = p.name().to_owned();
+    let raw_serial = p.get("mfa_serial").ok_or_else(|| Error::MissingSerial {
+        profile: profile.clone(),
+    })?;
+    let serial = MfaSerial::parse(raw_serial).map_err(|why| Error::BadSerial {
+        profile: profile.clone(),
+        value: raw_serial.to_owned(),
+        why,
+    })?;
+
+    let duration_seconds = match p.get("duration_seconds") {
+        None => serial.default_duration(),
+        Some(raw) => {
+            let range = serial.allowed_durations();
+            raw.trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|d| range.contains(d))
+                .ok_or_else(|| Error::BadDuration {
+                    profile: profile.clone(),
+                    value: raw.to_owned(),
+                    min: *range.start(),
+                    max: *range.end(),
+                    root: if serial.is_root() { " (root user)" } else { "" },
+                })?
+        }
+    };
+
+    let min_remaining_seconds = match p.get("mfa_env_min_remaining_seconds") {
+        None => DEFAULT_MIN_REMAINING_SECONDS.min(duration_seconds / 2),
+        Some(raw) => raw
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|m| *m < duration_seconds)
+            .ok_or_else(|| Error::BadSetting {
+                profile: profile.clone(),
+                key: "mfa_env_min_remaining_seconds",
+                value: raw.to_owned(),
+                expected: "use a whole number of seconds smaller than duration_seconds",
+            })?,
+    };
+
+    let region = first_of(&[
+        env.get("AWS_REGION").ok(),
+        env.get("AWS_DEFAULT_REGION").ok(),
+        p.get("region").map(str::to_owned),
+    ])
+    .unwrap_or_else(|| FALLBACK_REGION.to_owned());
+    if region.is_empty()
+        || !region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(Error::BadSetting {
+            profile,
+            key: "region",
+            value: region,
+            expected: "use a region name such as eu-west-1",
+        });
+    }
+
+    let endpoint_url = configured_endpoint(env, set, p);
+    if let Some(url) = &endpoint_url
+        && !(url.starts_with("https://") || url.starts_with("http://"))
+    {
+        return Err(Error::BadSetting {
+            profile,
+            key: "endpoint_url",
+            value: url.clone(),
+            expected: "use an http:// or https:// URL",
+        });
+    }
+
+    let source_profile = p
+        .get("mfa_env_source_profile")
+        .map(|name| source_profile(set, name));
+
+    Ok(Settings {
+        profile,
+        serial,
+        duration_seconds,
+        region,
+        endpoint_url,
+        min_remaining_seconds,
+        source_profile,
+    })
+}
+
+/// The SDKs' precedence for a service endpoint: service-specific environment variable, global
+/// environment variable, the profile's `services` section, the profile's `endpoint_url`.
+fn configured_endpoint(env: &Env, set: &ProfileSet, p: &Profile) -> Option<String> {
+    let ignored = |v: Option<&str>| v.is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    if ignored(
+        env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+            .ok()
+            .as_deref(),
+    ) || ignored(p.get("ignore_configured_endpoint_urls"))
+    {
+        return None;
+    }
+    let services = p.get("services").and_then(|section| {
+        let key = PropertiesKey::builder()
+            .section_key("services")
+            .section_name(section)
+            .property_name("sts")
+            .sub_property_name("endpoint_url")
+            .build()
+            .ok()?;
+        set.other_sections().get(&key).cloned()
+    });
+    first_of(&[
+        env.get("AWS_ENDPOINT_URL_STS").ok(),
+        env.get("AWS_ENDPOINT_URL").ok(),
+        services,
+        p.get("endpoint_url").map(str::to_owned),
+    ])
+}
+
+fn source_profile(set: &ProfileSet, name: &str) -> SourceProfile {
+    let p = set.get_profile(name);
+    let get = |key| p.and_then(|p| p.get(key)).filter(|v| !v.is_empty());
+    SourceProfile {
+        name: name.to_owned(),
+        found: p.is_some(),
+        access_key_id: get("aws_access_key_id").map(SecretString::from),
+        secret_access_key: get("aws_secret_access_key").map(SecretString::from),
+        has_session_token: get("aws_session_token").is_some(),
+    }
+}
+
+fn first_of(candidates: &[Option<String>]) -> Option<String> {
+    candidates
+        .iter()
+        .flatten()
+        .map(|v| v.trim())
+        .find(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
+fn file_names(env: &Env) -> String {
+    let config = env
+        .get("AWS_CONFIG_FILE")
+        .unwrap_or_else(|_| "~/.aws/config".into());
+    let creds = env
+        .get("AWS_SHARED_CREDENTIALS_FILE")
+        .unwrap_or_else(|_| "~/.aws/credentials".into());
+    format!("{config} or {creds}")
+}
+
+/// An error and its causes on one line (the parser's own message spans two).
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn load_text(
+        config: &str,
+        credentials: &str,
+        vars: &[(&str, &str)],
+        profile: &str,
+    ) -> Result<Settings> {
+        let mut all = vec![("HOME", "/home/u")];
+        all.extend_from_slice(vars);
+        let env = Env::from_slice(&all);
+        let fs = Fs::from_slice(&[
+            ("/home/u/.aws/config", config),
+            ("/home/u/.aws/credentials", credentials),
+        ]);
+        load_from(&env, &fs, profile)
+    }
+
+    const DEV: &str = "[profile dev]\nmfa_serial = arn:aws:iam::123456789012:mfa/alice\n";
+
+    #[test]
+    fn defaults_for_an_iam_user() {
+        let s = load_text(DEV, "", &[], "dev").unwrap();
+        assert_eq!(s.serial.as_str(), "arn:aws:iam::123456789012:mfa/alice");
+        assert_eq!(s.duration_seconds, 43200);
+        assert_eq!(s.region, "us-east-1");
+        assert_eq!(s.endpoint_url, None);
+        assert_eq!(s.endpoint_id(), "https://sts.us-east-1.amazonaws.com");
+        assert_eq!(s.min_remaining_seconds, 900);
+        assert!(s.source_profile.is_none());
+    }
+
+    #[test]
+    fn reads_every_key() {
+        let config = "[profile dev]\nmfa_serial = GAHT12345678\nduration_seconds = 3600\nregion = eu-west-1\n\
+                      mfa_env_source_profile = base\nmfa_env_min_remaining_seconds = 600\n";
+        let creds =
+            "[base]\naws_access_key_id = AKIAAAAAAAAAAAAAAAAA\naws_secret_access_key = s3cr3t\n";
+        let s = load_text(config, creds, &[], "dev").unwrap();
+        assert_eq!((s.duration_seconds, s.min_remaining_seconds), (3600, 600));
+        assert_eq!(s.region, "eu-west-1");
+        let src = s.source_profile.unwrap();
+        assert!(src.found && !src.has_session_token);
+        assert_eq!(
+            src.access_key_id.unwrap().expose_secret(),
+            "AKIAAAAAAAAAAAAAAAAA"
+        );
+    }
+
+    #[test]
+    fn endpoint_precedence_matches_the_sdks() {
+        let config = "[profile dev]\nmfa_serial = GAHT12345678\nendpoint_url = http://profile\nservices = local\n\
+                      [services local]\nsts =\n  endpoint_url = http://services\n";
+        let ep = |vars: &[(&str, &str)]| load_text(config, "", vars, "dev").unwrap().endpoint_url;
+        assert_eq!(ep(&[]).as_deref(), Some("http://services"));
+        assert_eq!(
+            ep(&[("AWS_ENDPOINT_URL", "http://global")]).as_deref(),
+            Some("http://global")
+        );
+        assert_eq!(
+            ep(&[
+                ("AWS_ENDPOINT_URL", "http://global"),
+                ("AWS_ENDPOINT_URL_STS", "http://sts")
+            ])
+            .as_deref(),
+            Some("http://sts")
+        );
+        assert_eq!(ep(&[("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")]), None);
+    }
+
+    #[test]
+    fn region_from_environment_wins_over_profile() {
+        let config = "[profile dev]\nmfa_serial = GAHT12345678\nregion = eu-west-1\n";
+        let s = load_text(config, "", &[("AWS_REGION", "ap-south-1")], "dev").unwrap();
+        assert_eq!(s.region, "ap-south-1");
+    }
+
+    #[test]
+    fn refuses_bad_values_before_anything_else() {
+        let cases: &[(&str, &str)] = &[
+            ("[profile dev]\nregion = x\n", "has no mfa_serial"),
+            ("[profile dev]\nmfa_serial = 123\n", "mfa_serial = \"123\""),
+            (
+                "[profile dev]\nmfa_serial = GAHT12345678\nduration_seconds = 899\n",
+                "from 900 to 129600",
+            ),
+            (
+                "[profile dev]\nmfa_serial = GAHT12345678\nduration_seconds = 129601\n",
+                "from 900 to 129600",
+            ),
+            (
+                "[profile dev]\nmfa_serial = GAHT12345678\nduration_seconds = 12h\n",
+                "out of range",
+            ),
+            (
+                "[profile dev]\nmfa_serial = arn:aws:iam::123456789012:mfa/root-account-mfa-device\nduration_seconds = 7200\n",
+                "from 900 to 3600 (root user)",
+            ),
+            (
+                "[profile dev]\nmfa_serial = GAHT12345678\nregion = Not A Region\n",
+                "region",
+            ),
+            (
+                "[profile dev]\nmfa_serial = GAHT12345678\nendpoint_url = localhost:5000\n",
+                "http://",
+            ),
+            (
+                "[profile dev]\nmfa_serial = GAHT12345678\nduration_seconds = 900\nmfa_env_min_remaining_seconds = 900\n",
+                "smaller than duration_seconds",
+            ),
+            (
+                "[profile other]\nmfa_serial = GAHT12345678\n",
+                "profile 'dev' not found",
+            ),
+            (
+                "[profile dev\nmfa_serial = x\n",
+                "cannot read the AWS config",
+            ),
+        ];
+        for (config, expected) in cases {
+            let err = load_text(config, "", &[], "dev").unwrap_err().to_string();
+            assert!(err.contains(expected), "{config:?}: {err}");
+            assert!(!err.contains('\n'), "one line: {err}");
+        }
+    }
+
+    #[test]
+    fn short_sessions_get_a_margin_that_still_serves_them() {
+        let s = load_text(
+            "[profile dev]\nmfa_serial = GAHT12345678\nduration_seconds = 900\n",
+            "",
+            &[],
+            "dev",
+        )
+        .unwrap();
+        assert_eq!(s.min_remaining_seconds, 450);
+    }
+}

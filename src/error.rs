@@ -1,0 +1,116 @@
+//! Every way mfa-env can fail. Each message is one line that says what failed and what to do,
+//! and carries no secret: variants hold names, paths and STS codes, and STS messages are scrubbed
+//! of the values we sent before they get here. `main` prints it once, prefixed `mfa-env: `.
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read the AWS config: {0}")]
+    ConfigLoad(String),
+
+    #[error(
+        "profile '{profile}' not found in {files}; add a [profile {profile}] section, or choose another profile with -p or AWS_PROFILE"
+    )]
+    ProfileNotFound { profile: String, files: String },
+
+    #[error(
+        "profile '{profile}' has no mfa_serial; add `mfa_serial = arn:aws:iam::<account>:mfa/<device>` to [profile {profile}]"
+    )]
+    MissingSerial { profile: String },
+
+    #[error("profile '{profile}': mfa_serial = {value:?} is {why}")]
+    BadSerial {
+        profile: String,
+        value: String,
+        why: crate::serial::BadSerial,
+    },
+
+    #[error(
+        "profile '{profile}': duration_seconds = {value:?} is out of range; use a whole number from {min} to {max}{root}"
+    )]
+    BadDuration {
+        profile: String,
+        value: String,
+        min: u32,
+        max: u32,
+        root: &'static str,
+    },
+
+    #[error("profile '{profile}': {key} = {value:?} is not valid; {expected}")]
+    BadSetting {
+        profile: String,
+        key: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+
+    #[error(
+        "profile '{profile}' has no long-term access key: store one with `mfa-env add -p {profile}`, or name a profile with static keys in mfa_env_source_profile"
+    )]
+    NoLongTermKey { profile: String },
+
+    #[error(
+        "profile '{profile}': mfa_env_source_profile names '{source_profile}', which {problem}; give it aws_access_key_id and aws_secret_access_key, or use `mfa-env add -p {profile}`"
+    )]
+    BadSourceProfile {
+        profile: String,
+        source_profile: String,
+        problem: &'static str,
+    },
+
+    #[error(
+        "the long-term key for profile '{profile}' ({origin}) is a temporary key ({why}); GetSessionToken needs the IAM user's own long-term access key (AKIA…): store it with `mfa-env add -p {profile}`"
+    )]
+    TemporaryKey {
+        profile: String,
+        origin: String,
+        why: &'static str,
+    },
+
+    #[error("{what} must be exactly 6 digits; nothing was sent to STS")]
+    BadCodeFormat { what: &'static str },
+
+    #[error(
+        "no way to ask for the MFA code for profile '{profile}': {reason}; pass --token-code, or run `mfa-env -p {profile}` in a terminal first so later calls use the cached session"
+    )]
+    NoPrompt { profile: String, reason: String },
+
+    #[error("reading the MFA code from the terminal failed: {0}")]
+    Prompt(String),
+
+    #[error("{0}")]
+    Store(#[from] StoreError),
+
+    #[error("STS GetSessionToken at {endpoint} refused: {code}: {message}{hint}")]
+    Sts {
+        endpoint: String,
+        code: String,
+        message: String,
+        hint: &'static str,
+    },
+
+    #[error(
+        "could not reach STS at {endpoint}: {what}; check the network, or endpoint_url / AWS_ENDPOINT_URL_STS"
+    )]
+    StsUnreachable { endpoint: String, what: String },
+
+    #[error("STS at {endpoint} answered without credentials; try again")]
+    StsNoCredentials { endpoint: String },
+
+    #[error("{what} from standard input: {why}")]
+    Stdin { what: &'static str, why: String },
+
+    #[error(
+        "could not write the credentials to standard output: {0}; is the reader still running?"
+    )]
+    Stdout(std::io::Error),
+
+    #[error("cannot start the async runtime for the STS call: {0}")]
+    Runtime(std::io::Error),
+
+    #[error("the {format} format cannot express this value safely; use another --format")]
+    Unquotable { format: &'static str },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,204 @@
+//! The IAM user's long-term access key, which signs `GetSessionToken`. First found: the keyring
+//! item written by `mfa-env add`, then the static keys of `mfa_env_source_profile`. A temporary
+//! key is refused here, before any prompt or network call: STS would reject it only after the
+//! user had spent a code.
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::secret::LongTermKey;
+use crate::store::Store;
+
+/// Where a long-term key came from; recorded with each cached session so that a session made
+/// with one key is never served after the key changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeySource {
+    Keyring,
+    Profile(String),
+}
+
+impl KeySource {
+    pub fn describe(&self) -> String {
+        match self {
+            KeySource::Keyring => "stored by `mfa-env add`".to_owned(),
+            KeySource::Profile(p) => format!("static keys of profile '{p}'"),
+        }
+    }
+}
+
+pub fn item_name(profile: &str) -> String {
+    format!("long-term profile={profile}")
+}
+
+#[derive(Deserialize)]
+struct StoredKey {
+    access_key_id: SecretString,
+    secret_access_key: SecretString,
+}
+
+#[derive(Serialize)]
+struct StoredKeyRef<'a> {
+    v: u32,
+    access_key_id: &'a str,
+    secret_access_key: &'a str,
+}
+
+/// Finds the long-term key for `settings.profile` and checks that it is one.
+pub fn resolve(store: &Store, settings: &Settings) -> Result<(LongTermKey, KeySource)> {
+    let profile = &settings.profile;
+    if let Some(bytes) = store.get(&item_name(profile))? {
+        let stored: StoredKey =
+            serde_json::from_slice(&bytes).map_err(|_| Error::BadSourceProfile {
+                profile: profile.clone(),
+                source_profile: format!("the {} item '{}'", store.name(), item_name(profile)),
+                problem: "cannot be read",
+            })?;
+        let key = LongTermKey {
+            access_key_id: stored.access_key_id,
+            secret_access_key: stored.secret_access_key,
+        };
+        ensure_long_term(&key, false, profile, &KeySource::Keyring)?;
+        return Ok((key, KeySource::Keyring));
+    }
+    let Some(src) = &settings.source_profile else {
+        return Err(Error::NoLongTermKey {
+            profile: profile.clone(),
+        });
+    };
+    let bad = |problem| Error::BadSourceProfile {
+        profile: profile.clone(),
+        source_profile: src.name.clone(),
+        problem,
+    };
+    if !src.found {
+        return Err(bad("does not exist"));
+    }
+    let (Some(id), Some(secret)) = (&src.access_key_id, &src.secret_access_key) else {
+        return Err(bad("has no aws_access_key_id and aws_secret_access_key"));
+    };
+    let key = LongTermKey {
+        access_key_id: id.clone(),
+        secret_access_key: secret.clone(),
+    };
+    let source = KeySource::Profile(src.name.clone());
+    ensure_long_term(&key, src.has_session_token, profile, &source)?;
+    Ok((key, source))
+}
+
+/// `ASIA…` ids and keys that come with a session token are temporary credentials.
+pub fn ensure_long_term(
+    key: &LongTermKey,
+    has_session_token: bool,
+    profile: &str,
+    source: &KeySource,
+) -> Result<()> {
+    let why = if has_session_token {
+        Some("it comes with an aws_session_token")
+    } else if key.access_key_id.expose_secret().starts_with("ASIA") {
+        Some("its id starts with ASIA")
+    } else {
+        None
+    };
+    match why {
+        None => Ok(()),
+        Some(why) => Err(Error::TemporaryKey {
+            profile: profile.to_owned(),
+            origin: source.describe(),
+            why,
+        }),
+    }
+}
+
+/// Checks the shape of a key pair typed or piped to `mfa-env add`.
+pub fn validate_new(key: &LongTermKey, profile: &str) -> Result<()> {
+    let id = key.access_key_id.expose_secret();
+    let secret = key.secret_access_key.expose_secret();
+    let bad = |what: &'static str, expected: &'static str| Error::Stdin {
+        what,
+        why: format!("{expected} (profile '{profile}')"),
+    };
+    if !(16..=128).contains(&id.len())
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
+        return Err(bad(
+            "the access key id",
+            "expected 16 to 128 upper-case letters and digits, like AKIAIOSFODNN7EXAMPLE",
+        ));
+    }
+    if secret.len() < 16
+        || secret
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+    {
+        return Err(bad(
+            "the secret access key",
+            "expected at least 16 characters without spaces",
+        ));
+    }
+    ensure_long_term(key, false, profile, &KeySource::Keyring)
+}
+
+/// Stores the pair for `mfa-env add`.
+pub fn store_key(store: &Store, profile: &str, key: &LongTermKey) -> Result<()> {
+    let json = Zeroizing::new(
+        serde_json::to_vec(&StoredKeyRef {
+            v: 1,
+            access_key_id: key.access_key_id.expose_secret(),
+            secret_access_key: key.secret_access_key.expose_secret(),
+        })
+        .expect("serializing two strings cannot fail"),
+    );
+    store.set(&item_name(profile), &json)?;
+    Ok(())
+}
+
+pub fn delete_key(store: &Store, profile: &str) -> Result<bool> {
+    Ok(store.delete(&item_name(profile))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: &str) -> LongTermKey {
+        LongTermKey {
+            access_key_id: id.into(),
+            secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
+        }
+    }
+
+    #[test]
+    fn temporary_keys_are_refused() {
+        let src = KeySource::Profile("base".into());
+        assert!(ensure_long_term(&key("AKIAIOSFODNN7EXAMPLE"), false, "dev", &src).is_ok());
+        let e = ensure_long_term(&key("ASIAIOSFODNN7EXAMPLE"), false, "dev", &src).unwrap_err();
+        assert!(e.to_string().contains("starts with ASIA"), "{e}");
+        let e = ensure_long_term(&key("AKIAIOSFODNN7EXAMPLE"), true, "dev", &src).unwrap_err();
+        assert!(e.to_string().contains("aws_session_token"), "{e}");
+        assert!(!e.to_string().contains("AKIAIOSFODNN7EXAMPLE"));
+    }
+
+    #[test]
+    fn new_keys_are_checked_for_shape() {
+        assert!(validate_new(&key("AKIAIOSFODNN7EXAMPLE"), "dev").is_ok());
+        for bad in [
+            "",
+            "akiaiosfodnn7example",
+            "AKIA 1234567890123",
+            "ASIAIOSFODNN7EXAMPLE",
+        ] {
+            assert!(validate_new(&key(bad), "dev").is_err(), "{bad}");
+        }
+        let short_secret = LongTermKey {
+            access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
+            secret_access_key: "short".into(),
+        };
+        assert!(validate_new(&short_secret, "dev").is_err());
+    }
+}

@@ -1,0 +1,180 @@
+//! Printing credentials in the formats of `aws configure export-credentials --format` (AWS CLI
+//! v2), plus fish. Every value that reaches a shell is quoted for that shell, so `eval` of the
+//! output can only assign variables, whatever the value holds.
+
+use std::io::Write;
+
+use secrecy::ExposeSecret;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::secret::SessionCredentials;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// `export NAME='value'` lines for POSIX shells (bash, zsh, dash)
+    Env,
+    /// `NAME='value'` lines, without `export`
+    EnvNoExport,
+    /// the JSON that `credential_process` reads (Version 1)
+    Process,
+    /// `$Env:NAME='value'` lines for PowerShell
+    Powershell,
+    /// `set "NAME=value"` lines for cmd.exe
+    WindowsCmd,
+    /// `set -gx NAME 'value'` lines for fish
+    Fish,
+}
+
+/// The RFC 3339 UTC form botocore and the SDKs parse.
+pub fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+pub fn render(creds: &SessionCredentials, format: Format) -> Result<Zeroizing<String>> {
+    let expiration = rfc3339(creds.expiration);
+    if format == Format::Process {
+        let json = serde_json::json!({
+            "Version": 1,
+            "AccessKeyId": creds.access_key_id.expose_secret(),
+            "SecretAccessKey": creds.secret_access_key.expose_secret(),
+            "SessionToken": creds.session_token.expose_secret(),
+            "Expiration": expiration,
+        });
+        let mut out = Zeroizing::new(json.to_string());
+        out.push('\n');
+        return Ok(out);
+    }
+    let vars = [
+        ("AWS_ACCESS_KEY_ID", creds.access_key_id.expose_secret()),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            creds.secret_access_key.expose_secret(),
+        ),
+        ("AWS_SESSION_TOKEN", creds.session_token.expose_secret()),
+        ("AWS_CREDENTIAL_EXPIRATION", expiration.as_str()),
+    ];
+    let mut out = Zeroizing::new(String::new());
+    for (name, value) in vars {
+        let line = match format {
+            Format::Env => format!("export {name}={}\n", posix_quote(value)),
+            Format::EnvNoExport => format!("{name}={}\n", posix_quote(value)),
+            Format::Fish => format!("set -gx {name} {}\n", fish_quote(value)),
+            Format::Powershell => format!("$Env:{name}={}\n", powershell_quote(value)),
+            Format::WindowsCmd => format!("set \"{name}={}\"\n", cmd_value(value)?),
+            Format::Process => unreachable!("handled above"),
+        };
+        out.push_str(&Zeroizing::new(line));
+    }
+    Ok(out)
+}
+
+/// Writes the rendered credentials to stdout in one write.
+pub fn print(creds: &SessionCredentials, format: Format) -> Result<()> {
+    let text = render(creds, format)?;
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(Error::Stdout)
+}
+
+/// Single quotes take everything literally in POSIX shells except `'` itself.
+pub fn posix_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+/// In fish single quotes, only `\` and `'` are special, and both escape with `\`.
+pub fn fish_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\\', r"\\").replace('\'', r"\'"))
+}
+
+/// PowerShell single-quoted strings: a quote is doubled. PowerShell also takes the typographic
+/// single quotes as quotes, so those are doubled too.
+pub fn powershell_quote(value: &str) -> String {
+    let mut out = String::from("'");
+    for c in value.chars() {
+        if matches!(c, '\'' | '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}') {
+            out.push(c);
+        }
+        out.push(c);
+    }
+    out.push('\'');
+    out
+}
+
+/// cmd.exe has no quoting that stops `%` or `!` expansion, so such values are refused rather
+/// than printed unsafely. STS values (base64 and digits) never contain them.
+fn cmd_value(value: &str) -> Result<&str> {
+    if value
+        .chars()
+        .any(|c| matches!(c, '%' | '!' | '"' | '^' | '&' | '|' | '<' | '>') || c.is_control())
+    {
+        return Err(Error::Unquotable {
+            format: "windows-cmd",
+        });
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::DateTime;
+
+    fn creds() -> SessionCredentials {
+        SessionCredentials {
+            access_key_id: "ASIAEXAMPLE".into(),
+            secret_access_key: "se/cr+et=".into(),
+            session_token: "tok'en".into(),
+            expiration: DateTime::from_timestamp(1_900_000_000, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn process_json_is_what_botocore_reads() {
+        let out = render(&creds(), Format::Process).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["Version"], 1);
+        assert_eq!(v["AccessKeyId"], "ASIAEXAMPLE");
+        assert_eq!(v["SessionToken"], "tok'en");
+        assert_eq!(v["Expiration"], "2030-03-17T17:46:40Z");
+    }
+
+    #[test]
+    fn shell_lines_quote_every_value() {
+        let env = render(&creds(), Format::Env).unwrap();
+        assert!(
+            env.contains("export AWS_SESSION_TOKEN='tok'\\''en'\n"),
+            "{}",
+            *env
+        );
+        assert!(env.contains("export AWS_CREDENTIAL_EXPIRATION='2030-03-17T17:46:40Z'\n"));
+        let plain = render(&creds(), Format::EnvNoExport).unwrap();
+        assert!(
+            plain.starts_with("AWS_ACCESS_KEY_ID='ASIAEXAMPLE'\n"),
+            "{}",
+            *plain
+        );
+        let fish = render(&creds(), Format::Fish).unwrap();
+        assert!(
+            fish.contains("set -gx AWS_SESSION_TOKEN 'tok\\'en'\n"),
+            "{}",
+            *fish
+        );
+        let ps = render(&creds(), Format::Powershell).unwrap();
+        assert!(ps.contains("$Env:AWS_SESSION_TOKEN='tok''en'\n"), "{}", *ps);
+        assert_eq!(powershell_quote("a\u{2019}b"), "'a\u{2019}\u{2019}b'");
+    }
+
+    #[test]
+    fn cmd_refuses_what_it_cannot_quote() {
+        assert!(render(&creds(), Format::WindowsCmd).is_ok());
+        let mut c = creds();
+        c.session_token = "100%".into();
+        assert!(matches!(
+            render(&c, Format::WindowsCmd),
+            Err(Error::Unquotable { .. })
+        ));
+    }
+}
