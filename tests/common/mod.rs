@@ -1,0 +1,431 @@
+//! The test bed: the built binary run as a user would run it, against real parts — the Secret
+//! Service and kernel keyring of the session `scripts/test` sets up, moto's STS server on
+//! 127.0.0.1, and the AWS CLI v1 from the test venv. A missing part fails the test with the
+//! setup step that provides it; nothing is skipped.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_mfa-env");
+pub const SERIAL: &str = "arn:aws:iam::123456789012:mfa/alice";
+/// Long-term key pair of the tests' IAM user. Distinct from moto's fixed session values, so a
+/// leak check can tell them apart.
+pub const LT_KEY_ID: &str = "AKIAMFAENVTESTKEY001";
+pub const LT_SECRET: &str = "mfaEnvTestLongTermSecret/0123456789abcdef";
+pub const CODE: &str = "246810";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keyring {
+    SecretService,
+    Keyutils,
+}
+
+impl Keyring {
+    pub fn arg(self) -> &'static str {
+        match self {
+            Keyring::SecretService => "secret-service",
+            Keyring::Keyutils => "keyutils",
+        }
+    }
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A program from the test venv, or a failure that names the setup step.
+pub fn venv_bin(name: &str) -> PathBuf {
+    let p = repo().join(".test-env/venv/bin").join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/setup-test-env (scripts/test does)",
+        p.display()
+    );
+    p
+}
+
+/// A system program, or a failure that names the setup step.
+pub fn system_bin(name: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join(name))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| {
+            panic!("`{name}` is not installed: run scripts/setup-test-env (scripts/test does)")
+        })
+}
+
+/// Fails unless the test runs inside the session scripts/test prepares.
+pub fn require_test_bed() {
+    assert!(
+        std::env::var_os("MFA_ENV_TEST_BED").is_some()
+            && std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+        "these tests need the Secret Service and session keyring that scripts/test sets up: run `scripts/test`"
+    );
+}
+
+/// A name no earlier run left in the (persistent) keyrings.
+pub fn unique(name: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{name}-{}-{nanos:x}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// moto's server on a free loopback port; killed on drop.
+pub struct Moto {
+    child: Child,
+    pub url: String,
+    log: PathBuf,
+}
+
+impl Moto {
+    pub fn start(dir: &Path) -> Moto {
+        let port = free_port();
+        let log = dir.join(format!("moto-{port}.log"));
+        let child = Command::new(venv_bin("moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::options().append(true).open(&log).unwrap())
+            .spawn()
+            .expect("start moto_server");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Moto {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            log,
+        }
+    }
+
+    /// How many API calls (POST /) the server has answered.
+    pub fn calls(&self) -> usize {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("\"POST / HTTP"))
+            .count()
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A listener that only counts connections: the STS endpoint for input that must be refused
+/// before any network call.
+pub struct Tripwire {
+    pub url: String,
+    count: Arc<AtomicUsize>,
+}
+
+impl Tripwire {
+    pub fn new() -> Tripwire {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let count = Arc::new(AtomicUsize::new(0));
+        let c = count.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                c.fetch_add(1, Ordering::SeqCst);
+                drop(conn);
+            }
+        });
+        Tripwire { url, count }
+    }
+
+    pub fn connections(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// What one run of a program left behind.
+pub struct Out {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    fn from(o: Output) -> Out {
+        Out {
+            code: o.status.code(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+
+    pub fn ok(&self) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "expected success\nstdout: {}\nstderr: {}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// The SPEC's failure shape: non-zero, nothing on stdout, one `mfa-env:` line on stderr that
+    /// contains `expected`.
+    pub fn fails_with(&self, expected: &str) -> &Self {
+        assert_ne!(
+            self.code,
+            Some(0),
+            "expected failure\nstdout: {}\nstderr: {}",
+            self.stdout,
+            self.stderr
+        );
+        assert!(self.code.is_some(), "killed by a signal: {}", self.stderr);
+        assert_eq!(self.stdout, "", "stdout must stay empty on failure");
+        assert_eq!(
+            self.stderr.lines().count(),
+            1,
+            "one line on stderr: {:?}",
+            self.stderr
+        );
+        assert!(self.stderr.starts_with("mfa-env: "), "{}", self.stderr);
+        assert!(
+            self.stderr.contains(expected),
+            "expected {expected:?} in: {}",
+            self.stderr
+        );
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+    }
+}
+
+/// One user's AWS files and environment, in a temp dir, with one mfa-env profile whose
+/// long-term keys sit in a source profile.
+pub struct Bed {
+    pub dir: tempfile::TempDir,
+    pub profile: String,
+    pub keyring: Keyring,
+    pub endpoint: String,
+    pub env: Vec<(String, String)>,
+}
+
+impl Bed {
+    pub fn new(keyring: Keyring, name: &str, endpoint: &str) -> Bed {
+        require_test_bed();
+        let bed = Bed {
+            dir: tempfile::tempdir().unwrap(),
+            profile: unique(name),
+            keyring,
+            endpoint: endpoint.to_owned(),
+            env: Vec::new(),
+        };
+        bed.write_config(&format!(
+            "mfa_serial = {SERIAL}\nmfa_env_source_profile = {}-base\n",
+            bed.profile
+        ));
+        bed.write_credentials(LT_KEY_ID, LT_SECRET, None);
+        bed
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("config")
+    }
+
+    pub fn credentials_path(&self) -> PathBuf {
+        self.dir.path().join("credentials")
+    }
+
+    /// Replaces the mfa-env profile's body (the lines after its header).
+    pub fn write_config(&self, body: &str) {
+        std::fs::write(
+            self.config_path(),
+            format!("[profile {}]\n{body}", self.profile),
+        )
+        .unwrap();
+    }
+
+    pub fn append_config(&self, text: &str) {
+        let mut f = std::fs::File::options()
+            .append(true)
+            .open(self.config_path())
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    }
+
+    pub fn write_credentials(&self, key_id: &str, secret: &str, token: Option<&str>) {
+        let mut text = format!(
+            "[{}-base]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n",
+            self.profile
+        );
+        if let Some(t) = token {
+            text.push_str(&format!("aws_session_token = {t}\n"));
+        }
+        std::fs::write(self.credentials_path(), text).unwrap();
+    }
+
+    pub fn set_env(&mut self, k: &str, v: &str) {
+        self.env.push((k.to_owned(), v.to_owned()));
+    }
+
+    /// The environment every program in this bed sees: a clean one, like a fresh shell.
+    pub fn apply_env(&self, cmd: &mut Command) {
+        cmd.env_clear();
+        for k in ["PATH", "DBUS_SESSION_BUS_ADDRESS", "LANG", "TMPDIR"] {
+            if let Some(v) = std::env::var_os(k) {
+                cmd.env(k, v);
+            }
+        }
+        cmd.env("HOME", self.dir.path())
+            .env("AWS_CONFIG_FILE", self.config_path())
+            .env("AWS_SHARED_CREDENTIALS_FILE", self.credentials_path())
+            .env("AWS_ENDPOINT_URL_STS", &self.endpoint)
+            .env("MFA_ENV_KEYRING", self.keyring.arg());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+    }
+
+    /// `mfa-env ARGS` for this profile, without a controlling terminal (like CI, or the AWS CLI
+    /// run from a script), stdin from `stdin` or empty.
+    pub fn run(&self, args: &[&str], stdin: Option<&str>) -> Out {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args).arg("--profile").arg(&self.profile);
+        self.run_cmd(cmd, stdin)
+    }
+
+    /// Any program, in this bed's environment and without a controlling terminal.
+    pub fn run_cmd(&self, mut cmd: Command, stdin: Option<&str>) -> Out {
+        self.apply_env(&mut cmd);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // A new session has no controlling terminal: /dev/tty cannot be opened.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::unistd::setsid()
+                    .map(drop)
+                    .map_err(std::io::Error::from)
+            });
+        }
+        let mut child = cmd.spawn().expect("spawn");
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+        drop(input);
+        Out::from(child.wait_with_output().unwrap())
+    }
+
+    /// Gets a first session with a code, as a user would before scripts can use the cache.
+    pub fn warm(&self) -> Out {
+        let out = self.run(&["--format", "process", "--token-code", CODE], None);
+        out.ok();
+        out
+    }
+
+    /// The keyring item name of this profile's session.
+    pub fn session_item(&self) -> String {
+        format!(
+            "session profile={} serial={SERIAL} endpoint={}",
+            self.profile, self.endpoint
+        )
+    }
+
+    /// Writes `bytes` into this bed's keyring under `item`, with the store's own tools.
+    pub fn plant_item(&self, item: &str, bytes: &str) {
+        let out = match self.keyring {
+            Keyring::Keyutils => Command::new(system_bin("keyctl"))
+                .args([
+                    "add",
+                    "user",
+                    &format!("keyring:{item}@mfa-env"),
+                    bytes,
+                    "@s",
+                ])
+                .output()
+                .unwrap(),
+            Keyring::SecretService => {
+                let mut child = Command::new(system_bin("secret-tool"))
+                    .args([
+                        "store", "--label", "planted", "service", "mfa-env", "username", item,
+                    ])
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                child
+                    .stdin
+                    .take()
+                    .unwrap()
+                    .write_all(bytes.as_bytes())
+                    .unwrap();
+                child.wait_with_output().unwrap()
+            }
+        };
+        assert!(
+            out.status.success(),
+            "planting {item}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Every file under the bed's HOME, as text, to search for leaked secrets.
+    pub fn files_text(&self) -> String {
+        fn walk(p: &Path, out: &mut String) {
+            for e in std::fs::read_dir(p).into_iter().flatten().flatten() {
+                let path = e.path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if let Ok(mut f) = std::fs::File::open(&path) {
+                    let mut buf = Vec::new();
+                    let _ = f.read_to_end(&mut buf);
+                    out.push_str(&String::from_utf8_lossy(&buf));
+                }
+            }
+        }
+        let mut out = String::new();
+        walk(self.dir.path(), &mut out);
+        out
+    }
+}
+
+/// Asserts that none of `secrets` appears in `text`.
+pub fn assert_no_secret(text: &str, secrets: &[&str], what: &str) {
+    for s in secrets {
+        assert!(!text.contains(s), "secret {s:?} leaked into {what}: {text}");
+    }
+}
