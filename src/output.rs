@@ -177,4 +177,107 @@ mod tests {
             Err(Error::Unquotable { .. })
         ));
     }
+
+    /// Values chosen to break naive quoting: command substitution, expansions, every quote
+    /// character, backslashes, newlines, globbing, history expansion, non-ASCII.
+    const NASTY: &[&str] = &[
+        "plain+base64/==",
+        "$(touch /tmp/mfa-env-pwned)",
+        "`touch /tmp/mfa-env-pwned`",
+        "it's \"quoted\" 'twice'",
+        "back\\slash\\",
+        "two\nlines",
+        "; rm -rf / #",
+        "$HOME ${PATH} $0 !! !$ *",
+        "tab\there",
+        "\u{e9}t\u{e9} \u{2019}curly\u{2019} \u{1f511}",
+        "trailing\\",
+        "",
+    ];
+
+    fn with_token(token: &str) -> SessionCredentials {
+        SessionCredentials {
+            session_token: token.into(),
+            ..creds()
+        }
+    }
+
+    /// Evaluates `script` in `shell` and returns what it printed.
+    fn eval(shell: &str, args: &[&str], script: &str) -> String {
+        let out = std::process::Command::new(shell)
+            .args(args)
+            .arg(script)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("`{shell}` is not runnable ({e}): run scripts/setup-test-env")
+            });
+        assert!(
+            out.status.success(),
+            "{shell}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    #[test]
+    fn posix_shells_get_back_the_exact_value() {
+        for shell in ["bash", "zsh", "dash"] {
+            for value in NASTY {
+                for format in [Format::Env, Format::EnvNoExport] {
+                    let text = render(&with_token(value), format).unwrap();
+                    let script = format!("{}\nprintf '%s' \"$AWS_SESSION_TOKEN\"", *text);
+                    assert_eq!(eval(shell, &["-c"], &script), *value, "{shell} {format:?}");
+                }
+            }
+        }
+        assert!(
+            !std::path::Path::new("/tmp/mfa-env-pwned").exists(),
+            "eval ran a command"
+        );
+    }
+
+    #[test]
+    fn fish_gets_back_the_exact_value() {
+        for value in NASTY {
+            let text = render(&with_token(value), Format::Fish).unwrap();
+            let script = format!("{}\nprintf '%s' \"$AWS_SESSION_TOKEN\"", *text);
+            assert_eq!(eval("fish", &["--no-config", "-c"], &script), *value);
+        }
+        assert!(
+            !std::path::Path::new("/tmp/mfa-env-pwned").exists(),
+            "eval ran a command"
+        );
+    }
+
+    /// PowerShell is not installed here; its single-quoted string rule is simple enough to
+    /// read back independently: a doubled quote character stands for one.
+    #[test]
+    fn powershell_lines_read_back_to_the_exact_value() {
+        let quotes = ['\'', '\u{2018}', '\u{2019}', '\u{201A}', '\u{201B}'];
+        for value in NASTY {
+            let text = render(&with_token(value), Format::Powershell).unwrap();
+            let rest = text.split("$Env:AWS_SESSION_TOKEN=").nth(1).unwrap();
+            let mut chars = rest.chars().peekable();
+            assert_eq!(chars.next(), Some('\''));
+            let mut got = String::new();
+            loop {
+                let c = chars.next().expect("unterminated string");
+                if quotes.contains(&c) {
+                    if chars.peek() == Some(&c) {
+                        chars.next();
+                        got.push(c);
+                        continue;
+                    }
+                    break;
+                }
+                got.push(c);
+            }
+            assert_eq!(got, *value);
+            assert_eq!(
+                chars.next(),
+                Some('\n'),
+                "nothing follows the closing quote"
+            );
+        }
+    }
 }

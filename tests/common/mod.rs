@@ -73,6 +73,7 @@ pub fn require_test_bed() {
 }
 
 /// A name no earlier run left in the (persistent) keyrings.
+#[allow(clippy::disallowed_methods)] // only for uniqueness, not for expiry logic
 pub fn unique(name: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     let nanos = std::time::SystemTime::now()
