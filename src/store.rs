@@ -281,3 +281,19 @@ mod platform {
 compile_error!(
     "mfa-env caches secrets only in an OS keyring; this platform has none it supports (Linux, macOS, Windows)"
 );
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_this_platform_lacks_is_an_error_not_a_substitute() {
+        for choice in [StoreChoice::Keychain, StoreChoice::Windows] {
+            let err = Store::open(choice).err().expect("must not open");
+            assert!(
+                err.to_string().contains("is not available on Linux"),
+                "{err}"
+            );
+        }
+    }
+}

@@ -11,10 +11,10 @@ use common::*;
 macro_rules! for_each_keyring {
     ($($name:ident),* $(,)?) => {
         mod secret_service {
-            $( #[test] fn $name() { super::$name(super::Keyring::SecretService) } )*
+            $( #[test] fn $name() { let _k = super::shared(); super::$name(super::Keyring::SecretService) } )*
         }
         mod keyutils {
-            $( #[test] fn $name() { super::$name(super::Keyring::Keyutils) } )*
+            $( #[test] fn $name() { let _k = super::shared(); super::$name(super::Keyring::Keyutils) } )*
         }
     };
 }
@@ -335,6 +335,37 @@ fn add_refuses_temporary_and_malformed_keys(k: Keyring) {
     // Without --stdin and without a terminal there is nobody to ask.
     bed.run(&["add"], None)
         .fails_with("no terminal to prompt on");
+}
+
+#[test]
+fn clear_all_empties_every_profile_in_both_keyrings() {
+    let _k = exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    let moto = Moto::start(dir.path());
+    for k in [Keyring::SecretService, Keyring::Keyutils] {
+        let a = Bed::new(k, "all-a", &moto.url);
+        let b = Bed::new(k, "all-b", &moto.url);
+        a.warm();
+        b.warm();
+        let mut everyone = Command::new(BIN);
+        everyone.args(["status", "--json"]);
+        let listed = a.run_cmd(everyone, None).ok().json();
+        assert!(listed.as_array().unwrap().len() >= 2, "{listed}");
+
+        let out = a.run(&["clear", "--all"], None);
+        assert!(
+            out.ok().stderr.contains("cached session(s) from the"),
+            "{}",
+            out.stderr
+        );
+        for bed in [&a, &b] {
+            bed.run(&["--format", "process"], None)
+                .fails_with("no way to ask for the MFA code");
+        }
+        let mut everyone = Command::new(BIN);
+        everyone.args(["status", "--json"]);
+        assert_eq!(a.run_cmd(everyone, None).ok().json(), serde_json::json!([]));
+    }
 }
 
 fn clear_and_status(k: Keyring) {

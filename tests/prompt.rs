@@ -103,6 +103,7 @@ impl Typist {
 
 #[test]
 fn prompt_on_the_terminal_and_credentials_on_stdout() {
+    let _k = shared();
     for keyring in [Keyring::SecretService, Keyring::Keyutils] {
         let dir = tempfile::tempdir().unwrap();
         let moto = Moto::start(dir.path());
@@ -129,6 +130,7 @@ fn prompt_on_the_terminal_and_credentials_on_stdout() {
 
 #[test]
 fn a_mistyped_code_is_asked_again_without_calling_sts() {
+    let _k = shared();
     let dir = tempfile::tempdir().unwrap();
     let moto = Moto::start(dir.path());
     let bed = Bed::new(Keyring::Keyutils, "retype", &moto.url);
@@ -151,6 +153,7 @@ fn a_mistyped_code_is_asked_again_without_calling_sts() {
 
 #[test]
 fn three_malformed_codes_give_up_with_a_clear_error() {
+    let _k = shared();
     let trip = Tripwire::new();
     let bed = Bed::new(Keyring::Keyutils, "giveup", &trip.url);
     let mut t = Typist::spawn(&bed, &["--format", "process"]);

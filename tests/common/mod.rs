@@ -72,6 +72,19 @@ pub fn require_test_bed() {
     );
 }
 
+/// Tests share the bed's two keyrings. Most only touch their own uniquely named items and run
+/// side by side (`shared`); a test of `clear --all` wipes everything and runs alone
+/// (`exclusive`).
+static KEYRINGS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+pub fn shared() -> std::sync::RwLockReadGuard<'static, ()> {
+    KEYRINGS.read().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn exclusive() -> std::sync::RwLockWriteGuard<'static, ()> {
+    KEYRINGS.write().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A name no earlier run left in the (persistent) keyrings.
 #[allow(clippy::disallowed_methods)] // only for uniqueness, not for expiry logic
 pub fn unique(name: &str) -> String {
