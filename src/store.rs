@@ -228,7 +228,7 @@ mod platform {
         match choice {
             StoreChoice::SecretService => {
                 // Without a session bus there is nothing to ask; do not let libdbus guess.
-                if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
+                if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none_or(|a| a.is_empty()) {
                     return Err("no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)".into());
                 }
                 dbus_secret_service_keyring_store::Store::new()

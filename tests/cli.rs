@@ -338,6 +338,32 @@ fn add_refuses_temporary_and_malformed_keys(k: Keyring) {
 }
 
 #[test]
+fn auto_uses_the_kernel_keyring_when_no_secret_service_answers() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let moto = Moto::start(dir.path());
+    let mut bed = Bed::new(Keyring::Keyutils, "auto", &moto.url);
+    bed.set_env("MFA_ENV_KEYRING", "auto");
+    bed.set_env("DBUS_SESSION_BUS_ADDRESS", "");
+    bed.warm();
+    let mut status = Command::new(BIN);
+    status.args([
+        "status",
+        "--json",
+        "--keyring",
+        "keyutils",
+        "-p",
+        &bed.profile,
+    ]);
+    let rows = bed.run_cmd(status, None).ok().json();
+    assert_eq!(rows[0]["store"], "kernel keyring", "{rows}");
+    // Asking for the Secret Service explicitly without a bus is a clear error, not a fallback.
+    bed.set_env("MFA_ENV_KEYRING", "secret-service");
+    bed.run(&["--token-code", CODE], None)
+        .fails_with("the Secret Service is not available: no D-Bus session bus");
+}
+
+#[test]
 fn clear_all_empties_every_profile_in_both_keyrings() {
     let _k = exclusive();
     let dir = tempfile::tempdir().unwrap();
