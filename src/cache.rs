@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::config::Settings;
+use crate::error::Error;
+use crate::lock;
 use crate::longterm::KeySource;
 use crate::secret::SessionCredentials;
 use crate::store::{Store, StoreError};
@@ -118,7 +120,7 @@ pub fn save(
     key_source: KeySource,
     key_id: &SecretString,
     creds: &SessionCredentials,
-) -> Result<(), StoreError> {
+) -> Result<(), Error> {
     let scope = Scope {
         profile: settings.profile.clone(),
         serial: settings.serial.to_string(),
@@ -139,6 +141,7 @@ pub fn save(
     );
     let item = item_name(settings);
     store.set(&item, &json)?;
+    let _index_lock = lock::index()?;
     let mut index = read_index(store)?;
     if !index.items.iter().any(|e| e.item == item) {
         index.items.push(IndexEntry {
@@ -176,11 +179,8 @@ pub fn list(store: &Store, profile: Option<&str>) -> Result<Vec<Listed>, StoreEr
 }
 
 /// Deletes the cached sessions of `profile` (every profile when `None`); returns how many.
-pub fn clear(
-    store: &Store,
-    profile: Option<&str>,
-    also: Option<&str>,
-) -> Result<usize, StoreError> {
+pub fn clear(store: &Store, profile: Option<&str>, also: Option<&str>) -> Result<usize, Error> {
+    let _index_lock = lock::index()?;
     let mut index = read_index(store)?;
     let (gone, kept): (Vec<_>, Vec<_>) = index
         .items

@@ -21,6 +21,9 @@ pub const FALLBACK_REGION: &str = "us-east-1";
 /// botocore refreshes `credential_process` credentials with less than 15 minutes left, so a
 /// session served with less would make the CLI call us twice per command.
 pub const DEFAULT_MIN_REMAINING_SECONDS: u32 = 900;
+/// How long a process waits for another one that is getting a session: long enough for a person
+/// to find their phone and type a code.
+pub const DEFAULT_LOCK_TIMEOUT_SECONDS: u32 = 120;
 
 #[derive(Debug)]
 pub struct Settings {
@@ -32,6 +35,7 @@ pub struct Settings {
     /// section, `endpoint_url`); `None` means the SDK's regional default.
     pub endpoint_url: Option<String>,
     pub min_remaining_seconds: u32,
+    pub lock_timeout_seconds: u32,
     pub source_profile: Option<SourceProfile>,
 }
 
@@ -124,6 +128,21 @@ fn resolve(env: &Env, set: &ProfileSet, p: &Profile) -> Result<Settings> {
             })?,
     };
 
+    let lock_timeout_seconds = match p.get("mfa_env_lock_timeout_seconds") {
+        None => DEFAULT_LOCK_TIMEOUT_SECONDS,
+        Some(raw) => raw
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|t| *t <= 3600)
+            .ok_or_else(|| Error::BadSetting {
+                profile: profile.clone(),
+                key: "mfa_env_lock_timeout_seconds",
+                value: raw.to_owned(),
+                expected: "use a whole number of seconds from 0 to 3600",
+            })?,
+    };
+
     let region = first_of(&[
         env.get("AWS_REGION").ok(),
         env.get("AWS_DEFAULT_REGION").ok(),
@@ -166,6 +185,7 @@ fn resolve(env: &Env, set: &ProfileSet, p: &Profile) -> Result<Settings> {
         region,
         endpoint_url,
         min_remaining_seconds,
+        lock_timeout_seconds,
         source_profile,
     })
 }

@@ -82,6 +82,17 @@ pub enum Error {
     #[error("{0}")]
     Store(#[from] StoreError),
 
+    #[error(
+        "another mfa-env process has been getting a session for profile '{profile}' for {seconds} s (is it waiting for a code in another terminal?); finish or cancel it, or raise mfa_env_lock_timeout_seconds"
+    )]
+    LockTimeout { profile: String, seconds: u32 },
+
+    #[error("cannot use the lock file {}: {why}", path.display())]
+    Lock {
+        path: std::path::PathBuf,
+        why: String,
+    },
+
     #[error("STS GetSessionToken at {endpoint} refused: {code}: {message}{hint}")]
     Sts {
         endpoint: String,

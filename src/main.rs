@@ -5,7 +5,8 @@
 //!   store   → open the OS keyring
 //!   cache   → one keyring read; a usable session is printed and we are done (the hot path:
 //!             no SDK client, no async runtime, no network)
-//!   session → on a miss: long-term key, MFA code, STS GetSessionToken, cache
+//!   session → on a miss: per-profile lock, cache again, long-term key, MFA code,
+//!             STS GetSessionToken, cache
 //!   output  → print in the requested format
 //!
 //! `main` alone prints errors and chooses exit codes.
@@ -17,6 +18,7 @@ mod code;
 mod commands;
 mod config;
 mod error;
+mod lock;
 mod longterm;
 mod output;
 mod secret;

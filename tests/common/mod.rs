@@ -4,6 +4,8 @@
 //! setup step that provides it; nothing is skipped.
 #![allow(dead_code)]
 
+pub mod pty;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
