@@ -32,6 +32,7 @@ impl TokenCode {
 }
 
 /// Where to get the code from, as the user asked on the command line.
+#[derive(Clone, Copy)]
 pub enum CodeSource<'a> {
     Given(&'a str),
     Terminal,
@@ -55,6 +56,21 @@ pub fn obtain(source: CodeSource<'_>, settings: &Settings) -> Result<TokenCode> 
         }
         CodeSource::Given(code) => TokenCode::parse(code, "--token-code"),
         CodeSource::Terminal => prompt(settings),
+    }
+}
+
+impl CodeSource<'_> {
+    /// A person at a terminal can be asked again; a script's code is final.
+    pub fn can_ask_again(self) -> bool {
+        matches!(self, CodeSource::Terminal)
+    }
+}
+
+/// Tells the person at the terminal why they are asked again. Best effort: the terminal was
+/// there a moment ago, and the next prompt reports if it is gone.
+pub fn tell(message: &str) {
+    if let Ok(mut tty) = OpenOptions::new().write(true).open("/dev/tty") {
+        let _ = writeln!(tty, "{message}");
     }
 }
 

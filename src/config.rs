@@ -24,6 +24,8 @@ pub const DEFAULT_MIN_REMAINING_SECONDS: u32 = 900;
 /// How long a process waits for another one that is getting a session: long enough for a person
 /// to find their phone and type a code.
 pub const DEFAULT_LOCK_TIMEOUT_SECONDS: u32 = 120;
+/// How long one STS attempt may take before it counts as failed.
+pub const DEFAULT_STS_TIMEOUT_SECONDS: u32 = 10;
 
 #[derive(Debug)]
 pub struct Settings {
@@ -36,6 +38,7 @@ pub struct Settings {
     pub endpoint_url: Option<String>,
     pub min_remaining_seconds: u32,
     pub lock_timeout_seconds: u32,
+    pub sts_timeout_seconds: u32,
     pub source_profile: Option<SourceProfile>,
 }
 
@@ -143,6 +146,21 @@ fn resolve(env: &Env, set: &ProfileSet, p: &Profile) -> Result<Settings> {
             })?,
     };
 
+    let sts_timeout_seconds = match p.get("mfa_env_sts_timeout_seconds") {
+        None => DEFAULT_STS_TIMEOUT_SECONDS,
+        Some(raw) => raw
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|t| (1..=300).contains(t))
+            .ok_or_else(|| Error::BadSetting {
+                profile: profile.clone(),
+                key: "mfa_env_sts_timeout_seconds",
+                value: raw.to_owned(),
+                expected: "use a whole number of seconds from 1 to 300",
+            })?,
+    };
+
     let region = first_of(&[
         env.get("AWS_REGION").ok(),
         env.get("AWS_DEFAULT_REGION").ok(),
@@ -186,6 +204,7 @@ fn resolve(env: &Env, set: &ProfileSet, p: &Profile) -> Result<Settings> {
         endpoint_url,
         min_remaining_seconds,
         lock_timeout_seconds,
+        sts_timeout_seconds,
         source_profile,
     })
 }

@@ -76,6 +76,11 @@ pub enum Error {
     )]
     NoPrompt { profile: String, reason: String },
 
+    #[error(
+        "this MFA code was already accepted for {serial} moments ago, and STS refuses a code twice; wait for the next code (codes change every 30 s)"
+    )]
+    CodeReused { serial: String },
+
     #[error("reading the MFA code from the terminal failed: {0}")]
     Prompt(String),
 
@@ -122,6 +127,14 @@ pub enum Error {
 
     #[error("the {format} format cannot express this value safely; use another --format")]
     Unquotable { format: &'static str },
+}
+
+impl Error {
+    /// STS's answer to a wrong or expired MFA code.
+    pub fn is_rejected_code(&self) -> bool {
+        matches!(self, Error::Sts { code, message, .. }
+            if code == "AccessDenied" && message.contains("MultiFactorAuthentication"))
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

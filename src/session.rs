@@ -6,9 +6,10 @@
 use crate::code::{self, CodeSource};
 use crate::config::Settings;
 use crate::error::{Error, Result};
+use crate::secret::LongTermKey;
 use crate::secret::SessionCredentials;
 use crate::store::Store;
-use crate::{cache, clock, lock, longterm, sts};
+use crate::{cache, clock, lock, longterm, sts, used_code};
 
 /// A session for the profile, and the reason it could not be cached if it could not: a session
 /// the user spent a code on is still worth printing.
@@ -23,12 +24,51 @@ pub fn fetch_and_cache(
         return Ok((creds, None));
     }
     let (key, key_source) = longterm::resolve(store, settings)?;
-    let code = code::obtain(code_source, settings)?;
-    let creds = sts::fetch(&sts::Request {
-        settings,
-        key: &key,
-        code: &code,
-    })?;
+    let creds = with_accepted_code(store, settings, &key, code_source)?;
     let not_cached = cache::save(store, settings, key_source, &key.access_key_id, &creds).err();
     Ok((creds, not_cached))
+}
+
+/// Attempts in all for a person at a terminal whose code STS rejects (a typo, an expired code).
+const CODE_ATTEMPTS: usize = 3;
+
+/// Gets a code and spends it on `GetSessionToken`. A person at the terminal is asked again when
+/// STS rejects the code or it was just used; a code given by a script fails at once.
+fn with_accepted_code(
+    store: &Store,
+    settings: &Settings,
+    key: &LongTermKey,
+    code_source: CodeSource<'_>,
+) -> Result<SessionCredentials> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let ask_again = code_source.can_ask_again() && attempt < CODE_ATTEMPTS;
+        let code = code::obtain(code_source, settings)?;
+        if used_code::was_just_used(store, &settings.serial, &code, clock::now()) {
+            let err = Error::CodeReused {
+                serial: settings.serial.to_string(),
+            };
+            if !ask_again {
+                return Err(err);
+            }
+            code::tell(&format!("{err}."));
+            continue;
+        }
+        let req = sts::Request {
+            settings,
+            key,
+            code: &code,
+        };
+        match sts::fetch(&req) {
+            Ok(creds) => {
+                used_code::remember(store, &settings.serial, &code, clock::now());
+                return Ok(creds);
+            }
+            Err(e) if e.is_rejected_code() && ask_again => {
+                code::tell("STS rejected that code. Try again with the current one.");
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }

@@ -18,12 +18,28 @@ use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::secret::{LongTermKey, SessionCredentials, scrub};
 
-/// Bounds on one call, so an unreachable or silent endpoint fails in seconds, not minutes.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
-pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(20);
 /// Throttling and 5xx answers are retried with the SDK's standard backoff, this many tries.
 pub const MAX_ATTEMPTS: u32 = 3;
+
+/// Bounds on one call, so an unreachable or silent endpoint fails in seconds, not minutes:
+/// connecting takes at most 3 s, each attempt `mfa_env_sts_timeout_seconds` (default 10), and
+/// all attempts together twice that.
+struct Timeouts {
+    connect: Duration,
+    attempt: Duration,
+    total: Duration,
+}
+
+impl Timeouts {
+    fn of(settings: &Settings) -> Self {
+        let attempt = Duration::from_secs(settings.sts_timeout_seconds.into());
+        Timeouts {
+            connect: attempt.min(Duration::from_secs(3)),
+            attempt,
+            total: attempt * 2,
+        }
+    }
+}
 
 /// What one `GetSessionToken` needs besides the client.
 pub struct Request<'a> {
@@ -54,14 +70,15 @@ fn client(settings: &Settings, key: &LongTermKey) -> Client {
         .region(Region::new(settings.region.clone()))
         .credentials_provider(credentials)
         .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
-        .timeout_config(
+        .timeout_config({
+            let t = Timeouts::of(settings);
             TimeoutConfig::builder()
-                .connect_timeout(CONNECT_TIMEOUT)
-                .read_timeout(ATTEMPT_TIMEOUT)
-                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                .operation_timeout(OPERATION_TIMEOUT)
-                .build(),
-        );
+                .connect_timeout(t.connect)
+                .read_timeout(t.attempt)
+                .operation_attempt_timeout(t.attempt)
+                .operation_timeout(t.total)
+                .build()
+        });
     if let Some(url) = &settings.endpoint_url {
         config = config.endpoint_url(url);
     }
@@ -124,13 +141,14 @@ where
             }
         }
         SdkError::TimeoutError(_) => unreachable(format!(
-            "no answer within {} s",
-            OPERATION_TIMEOUT.as_secs()
+            "no answer within {} s (mfa_env_sts_timeout_seconds = {})",
+            Timeouts::of(req.settings).total.as_secs(),
+            req.settings.sts_timeout_seconds
         )),
         SdkError::DispatchFailure(f) if f.is_timeout() => unreachable(format!(
-            "timed out (connect {} s, read {} s)",
-            CONNECT_TIMEOUT.as_secs(),
-            ATTEMPT_TIMEOUT.as_secs()
+            "timed out (connect {} s, answer {} s)",
+            Timeouts::of(req.settings).connect.as_secs(),
+            req.settings.sts_timeout_seconds
         )),
         SdkError::DispatchFailure(f) if f.is_io() => unreachable("connection failed".to_owned()),
         SdkError::DispatchFailure(_) => unreachable("the request could not be sent".to_owned()),
@@ -171,6 +189,7 @@ fn hint(code: &str, message: &str) -> &'static str {
         "Throttling" | "ThrottlingException" => {
             "; STS is throttling requests: wait a little and try again"
         }
+        "InternalFailure" | "ServiceUnavailable" => "; STS failed on its side: try again shortly",
         "RegionDisabledException" => {
             "; STS is not enabled in this region: set `region` to an enabled one"
         }

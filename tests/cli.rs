@@ -222,8 +222,8 @@ fn corrupt_cache_entry_is_a_miss_and_is_replaced(k: Keyring) {
     other.plant_item(
         &other.session_item(),
         &format!(
-            "{{\"v\":1,\"profile\":\"{}\",\"serial\":\"{SERIAL}\",\"endpoint\":\"{}\",\"key_source\":\"keyring\",\"key_id\":\"x\",\"access_key_id\":\"a\",\"secret_access_key\":\"b\",\"session_token\":\"c\",\"expiration\":\"2099-01-01T00:00:00Z\"}}",
-            bed.profile, moto.url
+            "{{\"v\":1,\"profile\":\"{}\",\"serial\":\"{}\",\"endpoint\":\"{}\",\"key_source\":\"keyring\",\"key_id\":\"x\",\"access_key_id\":\"a\",\"secret_access_key\":\"b\",\"session_token\":\"c\",\"expiration\":\"2099-01-01T00:00:00Z\"}}",
+            bed.profile, other.serial, moto.url
         ),
     );
     other
@@ -235,8 +235,9 @@ fn session_near_expiry_is_not_served(k: Keyring) {
     let dir = tempfile::tempdir().unwrap();
     let moto = Moto::start(dir.path());
     let bed = Bed::new(k, "margin", &moto.url);
+    let serial = &bed.serial;
     bed.write_config(&format!(
-        "mfa_serial = {SERIAL}\nmfa_env_source_profile = {}-base\nduration_seconds = 900\nmfa_env_min_remaining_seconds = 898\n",
+        "mfa_serial = {serial}\nmfa_env_source_profile = {}-base\nduration_seconds = 900\nmfa_env_min_remaining_seconds = 898\n",
         bed.profile
     ));
     bed.warm();
@@ -263,7 +264,8 @@ fn add_stores_key_and_remove_forgets_it(k: Keyring) {
     let dir = tempfile::tempdir().unwrap();
     let moto = Moto::start(dir.path());
     let bed = Bed::new(k, "add", &moto.url);
-    bed.write_config(&format!("mfa_serial = {SERIAL}\n"));
+    let serial = &bed.serial;
+    bed.write_config(&format!("mfa_serial = {serial}\n"));
     bed.run(&["--format", "process", "--token-code", CODE], None)
         .fails_with("has no long-term access key: store one with `mfa-env add");
     assert_eq!(moto.calls(), 0);
@@ -407,7 +409,7 @@ fn clear_and_status(k: Keyring) {
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 1, "-p limits status to the profile: {rows:?}");
     assert_eq!(rows[0]["profile"], a.profile.as_str());
-    assert_eq!(rows[0]["serial"], SERIAL);
+    assert_eq!(rows[0]["serial"], a.serial.as_str());
     assert_eq!(rows[0]["served"], true);
     assert!(rows[0]["seconds_left"].as_i64().unwrap() > 43000);
     let text = a.run(&["status"], None);
@@ -429,6 +431,7 @@ fn clear_and_status(k: Keyring) {
 fn bad_input_is_refused_before_sts(k: Keyring) {
     let trip = Tripwire::new();
     let bed = Bed::new(k, "badinput", &trip.url);
+    let serial = &bed.serial;
     let base = format!("mfa_env_source_profile = {}-base\n", bed.profile);
     let cases: Vec<(String, Vec<&str>, &str)> = vec![
         (
@@ -443,12 +446,12 @@ fn bad_input_is_refused_before_sts(k: Keyring) {
         ),
         (base.clone(), vec![], "has no mfa_serial"),
         (
-            format!("mfa_serial = {SERIAL}\nduration_seconds = 600\n{base}"),
+            format!("mfa_serial = {serial}\nduration_seconds = 600\n{base}"),
             vec![],
             "duration_seconds = \"600\" is out of range; use a whole number from 900 to 129600",
         ),
         (
-            format!("mfa_serial = {SERIAL}\nduration_seconds = 200000\n{base}"),
+            format!("mfa_serial = {serial}\nduration_seconds = 200000\n{base}"),
             vec![],
             "from 900 to 129600",
         ),
@@ -460,22 +463,22 @@ fn bad_input_is_refused_before_sts(k: Keyring) {
             "from 900 to 3600 (root user)",
         ),
         (
-            format!("mfa_serial = {SERIAL}\n{base}"),
+            format!("mfa_serial = {serial}\n{base}"),
             vec!["--token-code", "12345"],
             "--token-code must be exactly 6 digits",
         ),
         (
-            format!("mfa_serial = {SERIAL}\n{base}"),
+            format!("mfa_serial = {serial}\n{base}"),
             vec!["--token-code", "12a456"],
             "must be exactly 6 digits",
         ),
         (
-            format!("mfa_serial = {SERIAL}\n{base}"),
+            format!("mfa_serial = {serial}\n{base}"),
             vec![],
             "no way to ask for the MFA code",
         ),
         (
-            format!("mfa_serial = {SERIAL}\nmfa_env_source_profile = nowhere\n"),
+            format!("mfa_serial = {serial}\nmfa_env_source_profile = nowhere\n"),
             vec!["--token-code", CODE],
             "names 'nowhere', which does not exist",
         ),

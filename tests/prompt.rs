@@ -15,7 +15,7 @@ fn prompt_on_the_terminal_and_credentials_on_stdout() {
         let moto = Moto::start(dir.path());
         let bed = Bed::new(keyring, "prompt", &moto.url);
         let mut t = Typist::spawn(&bed, &["--format", "process"]);
-        let question = format!("MFA code for profile '{}' ({SERIAL}): ", bed.profile);
+        let question = format!("MFA code for profile '{}' ({}): ", bed.profile, bed.serial);
         t.wait_for(&question, 1);
         t.type_line(CODE);
         let (out, screen) = t.finish();

@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_mfa-env");
-pub const SERIAL: &str = "arn:aws:iam::123456789012:mfa/alice";
 /// Long-term key pair of the tests' IAM user. Distinct from moto's fixed session values, so a
 /// leak check can tell them apart.
 pub const LT_KEY_ID: &str = "AKIAMFAENVTESTKEY001";
@@ -255,6 +254,8 @@ impl Out {
 pub struct Bed {
     pub dir: tempfile::TempDir,
     pub profile: String,
+    /// The bed's own MFA device, so that one test's accepted code is not another's reused one.
+    pub serial: String,
     pub keyring: Keyring,
     pub endpoint: String,
     pub env: Vec<(String, String)>,
@@ -263,16 +264,18 @@ pub struct Bed {
 impl Bed {
     pub fn new(keyring: Keyring, name: &str, endpoint: &str) -> Bed {
         require_test_bed();
+        let profile = unique(name);
         let bed = Bed {
             dir: tempfile::tempdir().unwrap(),
-            profile: unique(name),
+            serial: format!("arn:aws:iam::123456789012:mfa/{profile}"),
+            profile,
             keyring,
             endpoint: endpoint.to_owned(),
             env: Vec::new(),
         };
         bed.write_config(&format!(
-            "mfa_serial = {SERIAL}\nmfa_env_source_profile = {}-base\n",
-            bed.profile
+            "mfa_serial = {}\nmfa_env_source_profile = {}-base\n",
+            bed.serial, bed.profile
         ));
         bed.write_credentials(LT_KEY_ID, LT_SECRET, None);
         bed
@@ -365,9 +368,13 @@ impl Bed {
         Out::from(child.wait_with_output().unwrap())
     }
 
-    /// Gets a first session with a code, as a user would before scripts can use the cache.
+    /// Gets a session with a code, as a user would before scripts can use the cache. Each call
+    /// uses the next code, as an authenticator app would show: STS (and mfa-env) refuse a code
+    /// twice.
     pub fn warm(&self) -> Out {
-        let out = self.run(&["--format", "process", "--token-code", CODE], None);
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let code = format!("{:06}", 300_000 + NEXT.fetch_add(1, Ordering::SeqCst));
+        let out = self.run(&["--format", "process", "--token-code", &code], None);
         out.ok();
         out
     }
@@ -375,8 +382,8 @@ impl Bed {
     /// The keyring item name of this profile's session.
     pub fn session_item(&self) -> String {
         format!(
-            "session profile={} serial={SERIAL} endpoint={}",
-            self.profile, self.endpoint
+            "session profile={} serial={} endpoint={}",
+            self.profile, self.serial, self.endpoint
         )
     }
 
@@ -443,5 +450,54 @@ impl Bed {
 pub fn assert_no_secret(text: &str, secrets: &[&str], what: &str) {
     for s in secrets {
         assert!(!text.contains(s), "secret {s:?} leaked into {what}: {text}");
+    }
+}
+
+/// The fault stand-in (tests/fixtures/sts_standin.py) on a free loopback port; killed on drop.
+pub struct StandIn {
+    child: Child,
+    pub url: String,
+    log: PathBuf,
+}
+
+impl StandIn {
+    pub fn start(dir: &Path) -> StandIn {
+        let port = free_port();
+        let log = dir.join(format!("standin-{port}.log"));
+        let child = Command::new(system_bin("python3"))
+            .arg(repo().join("tests/fixtures/sts_standin.py"))
+            .arg(port.to_string())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start the STS stand-in");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the STS stand-in did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        StandIn {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            log,
+        }
+    }
+
+    /// The token codes of the requests it received, in order.
+    pub fn requests(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.strip_prefix("REQUEST ").map(str::to_owned))
+            .collect()
+    }
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -108,15 +108,42 @@ impl Typist {
         self.master.write_all(bytes).unwrap();
     }
 
-    pub fn finish(self) -> (Out, String) {
-        let o = self.child.wait_with_output().unwrap();
-        let out = Out {
-            code: o.status.code(),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    /// Waits (at most 30 s) for the child to exit and returns its output and the screen.
+    pub fn finish(mut self) -> (Out, String) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "the program did not finish; the terminal shows: {:?}",
+                    self.screen()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
         };
+        let mut stdout = String::new();
+        let mut stderr = String::new();
+        self.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut stdout)
+            .unwrap();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
         std::thread::sleep(Duration::from_millis(50));
-        let screen = self.screen.lock().unwrap().clone();
-        (out, screen)
+        let out = Out {
+            code: status.code(),
+            stdout,
+            stderr,
+        };
+        (out, self.screen())
     }
 }

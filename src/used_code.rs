@@ -1,0 +1,80 @@
+//! The last MFA code STS accepted, per device. STS refuses a code it has already accepted, and
+//! TOTP apps show the same code for 30 s, so a second quick login would spend a round trip and
+//! read as "invalid code". Remembering the code and its 30-second time step lets mfa-env say
+//! "wait for the next code" instead. Kept in the keyring, like every other secret.
+
+use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::code::TokenCode;
+use crate::serial::MfaSerial;
+use crate::store::Store;
+
+/// TOTP time step.
+const STEP_SECONDS: i64 = 30;
+/// STS accepts a code for about a minute and a half around its step; within that, an equal code
+/// is the same code.
+const REUSE_STEPS: i64 = 3;
+
+fn item_name(serial: &MfaSerial) -> String {
+    format!("last-code serial={serial}")
+}
+
+#[derive(Deserialize)]
+struct Stored {
+    code: SecretString,
+    step: i64,
+}
+
+#[derive(Serialize)]
+struct StoredRef<'a> {
+    code: &'a str,
+    step: i64,
+}
+
+fn step(t: DateTime<Utc>) -> i64 {
+    t.timestamp().div_euclid(STEP_SECONDS)
+}
+
+/// True when `code` is the one STS accepted for this device moments ago. An unreadable record
+/// counts as none: at worst STS refuses the code itself.
+pub fn was_just_used(
+    store: &Store,
+    serial: &MfaSerial,
+    code: &TokenCode,
+    now: DateTime<Utc>,
+) -> bool {
+    let Ok(Some(bytes)) = store.get(&item_name(serial)) else {
+        return false;
+    };
+    serde_json::from_slice::<Stored>(&bytes).is_ok_and(|s| {
+        s.code.expose_secret() == code.expose() && (step(now) - s.step).abs() < REUSE_STEPS
+    })
+}
+
+/// Records an accepted code. Best effort: failing to remember costs only a clearer message later.
+pub fn remember(store: &Store, serial: &MfaSerial, code: &TokenCode, now: DateTime<Utc>) {
+    let json = zeroize::Zeroizing::new(
+        serde_json::to_vec(&StoredRef {
+            code: code.expose(),
+            step: step(now),
+        })
+        .expect("serializing a string cannot fail"),
+    );
+    let _ = store.set(&item_name(serial), &json);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_are_thirty_seconds() {
+        let t = |s| DateTime::from_timestamp(s, 0).unwrap();
+        assert_eq!(step(t(0)), 0);
+        assert_eq!(step(t(29)), 0);
+        assert_eq!(step(t(30)), 1);
+        assert_eq!(step(t(-1)), -1);
+    }
+}

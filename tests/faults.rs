@@ -1,0 +1,135 @@
+//! STS faults and code handling, against a local stand-in that answers what moto's server
+//! cannot: a rejected code, 5xx, throttling, silence.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::pty::Typist;
+use common::*;
+
+const WRONG: &str = "000000";
+
+fn bed(name: &str, standin: &StandIn) -> Bed {
+    Bed::new(Keyring::Keyutils, name, &standin.url)
+}
+
+#[test]
+fn a_rejected_code_is_asked_again_at_the_terminal() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let sts = StandIn::start(dir.path());
+    let bed = bed("reask", &sts);
+    let mut t = Typist::spawn(&bed, &["--format", "process"]);
+    t.wait_for("MFA code for profile", 1);
+    t.type_line(WRONG);
+    t.wait_for("STS rejected that code. Try again with the current one.", 1);
+    t.wait_for("MFA code for profile", 2);
+    t.type_line(CODE);
+    let (out, _) = t.finish();
+    out.ok();
+    assert!(
+        out.json()["SessionToken"]
+            .as_str()
+            .unwrap()
+            .starts_with("StandinSessionToken")
+    );
+    assert_eq!(sts.requests(), [WRONG, CODE]);
+}
+
+#[test]
+fn three_rejected_codes_end_with_the_sts_error() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let sts = StandIn::start(dir.path());
+    let bed = bed("reject3", &sts);
+    let mut t = Typist::spawn(&bed, &["--format", "process"]);
+    for attempt in 1..=3 {
+        t.wait_for("MFA code for profile", attempt);
+        t.type_line(WRONG);
+    }
+    let (out, _) = t.finish();
+    out.fails_with(
+        "AccessDenied: MultiFactorAuthentication failed with invalid MFA one time pass code.",
+    );
+    assert!(out.stderr.contains("check the code"), "{}", out.stderr);
+    assert_eq!(sts.requests().len(), 3, "at most three attempts in all");
+}
+
+#[test]
+fn a_scripts_rejected_code_fails_at_once() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let sts = StandIn::start(dir.path());
+    let bed = bed("rejectonce", &sts);
+    let out = bed.run(&["--token-code", WRONG], None);
+    out.fails_with(&format!(
+        "STS GetSessionToken at {} refused: AccessDenied",
+        sts.url
+    ));
+    assert_eq!(sts.requests(), [WRONG]);
+}
+
+#[test]
+fn a_just_used_code_is_not_sent_again() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let sts = StandIn::start(dir.path());
+    let bed = bed("reuse", &sts);
+    bed.run(&["--token-code", CODE], None).ok();
+    bed.run(&["clear"], None).ok();
+    bed.run(&["--token-code", CODE], None).fails_with(&format!(
+        "this MFA code was already accepted for {} moments ago",
+        bed.serial
+    ));
+    assert_eq!(sts.requests(), [CODE], "the reused code never reached STS");
+
+    // At a terminal, the person is told to wait and asked again.
+    let mut t = Typist::spawn(&bed, &["--format", "process"]);
+    t.wait_for("MFA code for profile", 1);
+    t.type_line(CODE);
+    t.wait_for("wait for the next code", 1);
+    t.wait_for("MFA code for profile", 2);
+    t.type_line("135791");
+    let (out, _) = t.finish();
+    out.ok();
+    assert_eq!(sts.requests(), [CODE, "135791"]);
+}
+
+#[test]
+fn throttling_and_server_errors_are_retried_a_bounded_number_of_times() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let sts = StandIn::start(dir.path());
+    let bed = bed("retry", &sts);
+    bed.run(&["--token-code", "500500"], None)
+        .fails_with("InternalFailure: internal failure; STS failed on its side");
+    assert_eq!(sts.requests().len(), 3, "3 attempts: {:?}", sts.requests());
+    bed.run(&["--token-code", "429429"], None)
+        .fails_with("Throttling: Rate exceeded; STS is throttling requests");
+    assert_eq!(
+        sts.requests().len(),
+        6,
+        "3 more attempts: {:?}",
+        sts.requests()
+    );
+}
+
+#[test]
+fn a_silent_endpoint_fails_within_the_configured_time() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let sts = StandIn::start(dir.path());
+    let bed = bed("silent", &sts);
+    bed.append_config("mfa_env_sts_timeout_seconds = 1\n");
+    let started = Instant::now();
+    let out = bed.run(&["--token-code", "777777"], None);
+    let took = started.elapsed();
+    out.fails_with(&format!("could not reach STS at {}", sts.url));
+    assert!(
+        out.stderr.contains("mfa_env_sts_timeout_seconds = 1"),
+        "{}",
+        out.stderr
+    );
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
