@@ -4,13 +4,13 @@
 //! captures). Without a terminal it fails at once: a helper must never wait for a person who
 //! cannot see the question.
 
-use std::fs::OpenOptions;
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::Settings;
 use crate::error::{Error, Result};
+use crate::tty;
 
 /// A code of exactly six ASCII digits.
 #[derive(Debug)]
@@ -66,38 +66,22 @@ impl CodeSource<'_> {
     }
 }
 
-/// Tells the person at the terminal why they are asked again. Best effort: the terminal was
-/// there a moment ago, and the next prompt reports if it is gone.
-pub fn tell(message: &str) {
-    if let Ok(mut tty) = OpenOptions::new().write(true).open("/dev/tty") {
-        let _ = writeln!(tty, "{message}");
-    }
-}
-
 fn prompt(settings: &Settings) -> Result<TokenCode> {
     // Opening the terminal first turns "no terminal" into an immediate, clear error.
-    let mut tty = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/tty")
-        .map_err(|e| Error::NoPrompt {
-            profile: settings.profile.clone(),
-            reason: format!("no terminal to prompt on (/dev/tty: {e})"),
-        })?;
+    let tty = tty::open().map_err(|e| Error::NoPrompt {
+        profile: settings.profile.clone(),
+        reason: format!("no terminal to prompt on (/dev/tty: {e})"),
+    })?;
     let question = format!(
         "MFA code for profile '{}' ({}): ",
         settings.profile, settings.serial
     );
     for attempt in 1..=PROMPT_ATTEMPTS {
-        let typed = zeroize::Zeroizing::new(
-            rpassword::prompt_password(&question).map_err(|e| Error::Prompt(e.to_string()))?,
-        );
+        let typed = tty::ask_hidden(&tty, &question).map_err(|e| Error::Prompt(e.to_string()))?;
         match TokenCode::parse(&typed, "the MFA code") {
             Ok(code) => return Ok(code),
             Err(e) if attempt == PROMPT_ATTEMPTS => return Err(e),
-            Err(_) => {
-                let _ = writeln!(tty, "A code is 6 digits. Try again.");
-            }
+            Err(_) => tty::tell("A code is 6 digits. Try again."),
         }
     }
     unreachable!("the loop returns on its last attempt")

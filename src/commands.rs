@@ -10,7 +10,7 @@ use crate::cli::Global;
 use crate::error::{Error, Result};
 use crate::secret::LongTermKey;
 use crate::store::Store;
-use crate::{cache, clock, config, longterm, output};
+use crate::{cache, clock, config, longterm, output, tty};
 
 /// `mfa-env add`: stores the long-term key pair, from a hidden prompt or two lines on stdin,
 /// and drops the profile's sessions, which were made with the previous key.
@@ -67,19 +67,14 @@ fn key_from_stdin() -> Result<LongTermKey> {
 }
 
 fn key_from_terminal(profile: &str) -> Result<LongTermKey> {
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/tty")
-        .map_err(|e| Error::Stdin {
-            what: "the key pair",
-            why: format!(
-                "no terminal to prompt on (/dev/tty: {e}); pipe two lines to `mfa-env add --stdin`"
-            ),
-        })?;
+    let tty = tty::open().map_err(|e| Error::Stdin {
+        what: "the key pair",
+        why: format!(
+            "no terminal to prompt on (/dev/tty: {e}); pipe two lines to `mfa-env add --stdin`"
+        ),
+    })?;
     let ask = |what: &str| -> Result<Zeroizing<String>> {
-        rpassword::prompt_password(format!("{what} for profile '{profile}': "))
-            .map(Zeroizing::new)
+        tty::ask_hidden(&tty, &format!("{what} for profile '{profile}': "))
             .map_err(|e| Error::Prompt(e.to_string()))
     };
     let id = ask("AWS access key id")?;

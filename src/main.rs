@@ -26,6 +26,7 @@ mod serial;
 mod session;
 mod store;
 mod sts;
+mod tty;
 mod used_code;
 
 use std::process::ExitCode;

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::secret::LongTermKey;
 use crate::secret::SessionCredentials;
 use crate::store::Store;
-use crate::{cache, clock, lock, longterm, sts, used_code};
+use crate::{cache, clock, lock, longterm, sts, tty, used_code};
 
 /// A session for the profile, and the reason it could not be cached if it could not: a session
 /// the user spent a code on is still worth printing.
@@ -52,7 +52,7 @@ fn with_accepted_code(
             if !ask_again {
                 return Err(err);
             }
-            code::tell(&format!("{err}."));
+            tty::tell(&format!("{err}."));
             continue;
         }
         let req = sts::Request {
@@ -66,7 +66,7 @@ fn with_accepted_code(
                 return Ok(creds);
             }
             Err(e) if e.is_rejected_code() && ask_again => {
-                code::tell("STS rejected that code. Try again with the current one.");
+                tty::tell("STS rejected that code. Try again with the current one.");
             }
             Err(e) => return Err(e),
         }

@@ -71,3 +71,30 @@ fn three_malformed_codes_give_up_with_a_clear_error() {
     out.fails_with("the MFA code must be exactly 6 digits; nothing was sent to STS");
     assert_eq!(trip.connections(), 0);
 }
+
+#[test]
+fn ctrl_c_at_the_prompt_restores_the_terminal_and_writes_nothing() {
+    let _k = shared();
+    let trip = Tripwire::new();
+    let bed = Bed::new(Keyring::Keyutils, "ctrlc", &trip.url);
+    let mut t = Typist::spawn(&bed, &["--format", "process"]);
+    t.wait_for("MFA code for profile", 1);
+    assert!(!t.echo_on(), "the code prompt hides input");
+    t.type_raw(b"12\x03");
+    let echo_after = {
+        let (out, _) = t.finish_keep_terminal();
+        assert_eq!(
+            out.code,
+            Some(130),
+            "exit status 130 after Ctrl-C: {}",
+            out.stderr
+        );
+        assert_eq!(out.stdout, "");
+        out.echo_was_on
+    };
+    assert!(echo_after, "echo is back on after Ctrl-C");
+    assert_eq!(trip.connections(), 0);
+    bed.run(&["status", "--json"], None).ok();
+    let rows = bed.run(&["status", "--json"], None).json();
+    assert_eq!(rows, serde_json::json!([]), "nothing was cached");
+}

@@ -103,6 +103,26 @@ impl Typist {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid as i32), signal).unwrap();
     }
 
+    /// Whether the terminal echoes typed characters now (the pty's settings, read from our side).
+    pub fn echo_on(&self) -> bool {
+        let t = nix::sys::termios::tcgetattr(&self.master).expect("tcgetattr");
+        t.local_flags.contains(nix::sys::termios::LocalFlags::ECHO)
+    }
+
+    /// As `finish`, and also reports whether the terminal echoes again once the child is gone.
+    pub fn finish_keep_terminal(self) -> (Finished, String) {
+        let master = self.master.try_clone().unwrap();
+        let (out, screen) = self.finish();
+        let t = nix::sys::termios::tcgetattr(&master).expect("tcgetattr");
+        let finished = Finished {
+            code: out.code,
+            stdout: out.stdout,
+            stderr: out.stderr,
+            echo_was_on: t.local_flags.contains(nix::sys::termios::LocalFlags::ECHO),
+        };
+        (finished, screen)
+    }
+
     /// Types raw bytes (control keys).
     pub fn type_raw(&mut self, bytes: &[u8]) {
         self.master.write_all(bytes).unwrap();
@@ -146,4 +166,12 @@ impl Typist {
         };
         (out, self.screen())
     }
+}
+
+/// A finished child and the terminal's echo setting after it.
+pub struct Finished {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub echo_was_on: bool,
 }

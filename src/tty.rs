@@ -1,0 +1,88 @@
+//! The controlling terminal: where prompts go (never stdout, which carries credentials, nor
+//! stderr, which callers capture), and the one thing an interrupted prompt must put back. While
+//! a hidden prompt is open, SIGINT, SIGTERM, SIGHUP and SIGQUIT restore the terminal's settings
+//! (echo on again) and end the process with status 128+n before anything was sent or written.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+
+use zeroize::Zeroizing;
+
+/// The terminal, opened read-write. Fails at once where there is none (no controlling tty).
+pub fn open() -> std::io::Result<File> {
+    OpenOptions::new().read(true).write(true).open("/dev/tty")
+}
+
+/// Writes a line to the terminal. Best effort: if the terminal is gone, the next prompt says so.
+pub fn tell(message: &str) {
+    if let Ok(mut tty) = OpenOptions::new().write(true).open("/dev/tty") {
+        let _ = writeln!(tty, "{message}");
+    }
+}
+
+/// Asks `question` on the terminal and reads the answer without echoing it.
+pub fn ask_hidden(tty: &File, question: &str) -> std::io::Result<Zeroizing<String>> {
+    let _restore = interrupt::RestoreOnSignal::arm(tty);
+    rpassword::prompt_password(question).map(Zeroizing::new)
+}
+
+#[cfg(unix)]
+mod interrupt {
+    use std::fs::File;
+    use std::os::fd::AsRawFd;
+
+    use signal_hook::SigId;
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+
+    /// While alive, a signal restores the terminal settings saved at `arm` and exits.
+    pub struct RestoreOnSignal {
+        ids: Vec<SigId>,
+    }
+
+    impl RestoreOnSignal {
+        pub fn arm(tty: &File) -> Self {
+            let fd = tty.as_raw_fd();
+            // SAFETY: tcgetattr writes a termios for a valid fd; on failure nothing is armed.
+            let mut saved: libc::termios = unsafe { std::mem::zeroed() };
+            if unsafe { libc::tcgetattr(fd, &mut saved) } != 0 {
+                return Self { ids: Vec::new() };
+            }
+            let ids = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
+                .into_iter()
+                .filter_map(|signal| {
+                    // SAFETY: the handler calls only async-signal-safe functions (tcsetattr,
+                    // write, _exit) on values captured by copy; `tty` outlives the guard.
+                    unsafe {
+                        signal_hook::low_level::register(signal, move || {
+                            libc::tcsetattr(fd, libc::TCSANOW, &saved);
+                            libc::write(fd, b"\n".as_ptr().cast(), 1);
+                            libc::_exit(128 + signal);
+                        })
+                    }
+                    .ok()
+                })
+                .collect();
+            Self { ids }
+        }
+    }
+
+    impl Drop for RestoreOnSignal {
+        fn drop(&mut self) {
+            for id in self.ids.drain(..) {
+                signal_hook::low_level::unregister(id);
+            }
+        }
+    }
+}
+
+#[cfg(not(unix))]
+mod interrupt {
+    /// Windows consoles restore their own mode when the process ends.
+    pub struct RestoreOnSignal;
+
+    impl RestoreOnSignal {
+        pub fn arm(_tty: &std::fs::File) -> Self {
+            Self
+        }
+    }
+}
