@@ -75,17 +75,26 @@ pub fn lookup(
     settings: &Settings,
     now: DateTime<Utc>,
 ) -> Result<Option<SessionCredentials>, StoreError> {
-    let Some(bytes) = store.get(&item_name(settings))? else {
-        return Ok(None);
-    };
-    Ok(decode(&bytes)
+    Ok(store
+        .get(&item_name(settings))?
+        .and_then(|bytes| servable_entry(&bytes, settings, now)))
+}
+
+/// The whole decision on a stored item's bytes: the session they hold, if they decode, belong
+/// to this scope and key, and have enough time left. Any bytes at all give an answer; none panic.
+pub fn servable_entry(
+    bytes: &[u8],
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Option<SessionCredentials> {
+    decode(bytes)
         .filter(|s| matches(s, settings, now))
         .map(|s| SessionCredentials {
             access_key_id: s.access_key_id,
             secret_access_key: s.secret_access_key,
             session_token: s.session_token,
             expiration: s.expiration,
-        }))
+        })
 }
 
 fn decode(bytes: &[u8]) -> Option<Stored> {
@@ -267,5 +276,40 @@ mod tests {
         let mut future = good.clone();
         future["v"] = 2.into();
         assert!(decode(future.to_string().as_bytes()).is_none());
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Instants across chrono's range, in seconds.
+        fn instant() -> impl Strategy<Value = DateTime<Utc>> {
+            (-8_000_000_000_000_i64..8_000_000_000_000)
+                .prop_map(|s| DateTime::from_timestamp(s, 0).unwrap())
+        }
+
+        proptest! {
+            #[test]
+            fn served_means_more_than_the_margin_left(exp in instant(), now in instant(), margin in any::<u32>()) {
+                let served = servable(exp, now, margin);
+                prop_assert_eq!(served, exp.timestamp() - now.timestamp() > i64::from(margin));
+            }
+
+            #[test]
+            fn a_session_stops_being_served_and_never_comes_back(
+                exp in instant(), now in instant(), later in 0_i64..10_000_000, margin in any::<u32>()
+            ) {
+                let after = now + TimeDelta::seconds(later);
+                prop_assert!(!servable(exp, now, margin) <= !servable(exp, after, margin));
+            }
+
+            #[test]
+            fn a_smaller_margin_never_refuses_what_a_larger_one_serves(
+                exp in instant(), now in instant(), a in any::<u32>(), b in any::<u32>()
+            ) {
+                let (small, large) = (a.min(b), a.max(b));
+                prop_assert!(servable(exp, now, large) <= servable(exp, now, small));
+            }
+        }
     }
 }

@@ -11,32 +11,15 @@
 //!
 //! `main` alone prints errors and chooses exit codes.
 
-mod cache;
-mod cli;
-mod clock;
-mod code;
-mod commands;
-mod config;
-mod error;
-mod lock;
-mod longterm;
-mod output;
-mod secret;
-mod serial;
-mod session;
-mod store;
-mod sts;
-mod tty;
-mod used_code;
-
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, ExportArgs, Global};
-use crate::code::CodeSource;
-use crate::error::Result;
-use crate::store::Store;
+use mfa_env::cli::{Cli, Command, ExportArgs, Global};
+use mfa_env::code::CodeSource;
+use mfa_env::error::Result;
+use mfa_env::store::Store;
+use mfa_env::{cache, clock, commands, config, output, session};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

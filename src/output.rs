@@ -280,4 +280,59 @@ mod tests {
             );
         }
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Any string a variable can hold: every char but NUL, weighted towards the shell-special.
+        fn value() -> impl Strategy<Value = String> {
+            proptest::collection::vec(
+                prop_oneof![
+                    3 => proptest::sample::select(vec![
+                        '\'', '"', '\\', '$', '`', '!', '*', '?', '[', ']', '{', '}', '(', ')', ';',
+                        '&', '|', '<', '>', '#', '~', '%', '^', ' ', '\t', '\n', '\r',
+                        '\u{2018}', '\u{2019}', '\u{201A}', '\u{201B}',
+                    ]),
+                    2 => any::<char>().prop_filter("no NUL", |c| *c != '\0'),
+                ],
+                0..40,
+            )
+            .prop_map(|chars| chars.into_iter().collect())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(48))]
+
+            #[test]
+            fn bash_and_dash_read_back_any_value(v in value()) {
+                let text = render(&with_token(&v), Format::Env).unwrap();
+                let script = format!("{}\nprintf '%s' \"$AWS_SESSION_TOKEN\"", *text);
+                for shell in ["bash", "dash"] {
+                    prop_assert_eq!(eval(shell, &["-c"], &script), v.clone(), "{}", shell);
+                }
+            }
+
+            #[test]
+            fn fish_reads_back_any_value(v in value()) {
+                let text = render(&with_token(&v), Format::Fish).unwrap();
+                let script = format!("{}\nprintf '%s' \"$AWS_SESSION_TOKEN\"", *text);
+                prop_assert_eq!(eval("fish", &["--no-config", "-c"], &script), v);
+            }
+
+            #[test]
+            fn cmd_prints_only_what_it_can_quote(v in value()) {
+                match render(&with_token(&v), Format::WindowsCmd) {
+                    Ok(text) => {
+                        let expected = format!("set \"AWS_SESSION_TOKEN={v}\"\n");
+                        prop_assert!(text.contains(&expected));
+                    }
+                    Err(Error::Unquotable { .. }) => {
+                        prop_assert!(v.chars().any(|c| "%!\"^&|<>".contains(c) || c.is_control()));
+                    }
+                    Err(e) => prop_assert!(false, "unexpected error {}", e),
+                }
+            }
+        }
+    }
 }

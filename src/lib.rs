@@ -1,0 +1,20 @@
+//! mfa-env as a library: the modules the binary is made of, public so that fuzz targets and
+//! benchmarks can reach the parsers and decoders directly. `main.rs` is the entry point.
+
+pub mod cache;
+pub mod cli;
+pub mod clock;
+pub mod code;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod lock;
+pub mod longterm;
+pub mod output;
+pub mod secret;
+pub mod serial;
+pub mod session;
+pub mod store;
+pub mod sts;
+pub mod tty;
+pub mod used_code;
