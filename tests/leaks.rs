@@ -1,0 +1,131 @@
+//! Secrets never leak. Every output format and every error path runs here; then stdout, stderr,
+//! the process's argv and every file under HOME, TMPDIR and the XDG directories are searched for
+//! the long-term key, the session's key, secret and token, and the codes. Only the output that
+//! was asked for may hold the session's secrets.
+
+mod common;
+
+use common::pty::Typist;
+use common::*;
+
+#[test]
+fn no_secret_outside_the_requested_output() {
+    let _k = shared();
+    for keyring in [Keyring::Keyutils, Keyring::SecretService] {
+        let dir = tempfile::tempdir().unwrap();
+        let sts = StandIn::start(dir.path());
+        let mut bed = Bed::new(keyring, "leak", &sts.url);
+        let root = bed.dir.path().to_path_buf();
+        for (var, sub) in [
+            ("TMPDIR", "tmp"),
+            ("XDG_RUNTIME_DIR", "run"),
+            ("XDG_CACHE_HOME", "cache"),
+            ("XDG_CONFIG_HOME", "config-home"),
+            ("XDG_DATA_HOME", "data"),
+            ("XDG_STATE_HOME", "state"),
+        ] {
+            std::fs::create_dir_all(root.join(sub)).unwrap();
+            bed.set_env(var, root.join(sub).to_str().unwrap());
+        }
+
+        // The code comes on stdin, so argv holds nothing secret either.
+        let first = bed.run(
+            &["--format", "process", "--token-code", "-"],
+            Some("135790\n"),
+        );
+        let session = first.ok().json();
+        let session_secrets: Vec<String> = ["AccessKeyId", "SecretAccessKey", "SessionToken"]
+            .iter()
+            .map(|k| session[*k].as_str().unwrap().to_owned())
+            .collect();
+        let mut secrets: Vec<&str> = session_secrets.iter().map(String::as_str).collect();
+        secrets.extend([LT_KEY_ID, LT_SECRET, "135790", "000000", "246802"]);
+
+        // Every format: the session's secrets only on stdout, nothing on stderr.
+        for format in [
+            "env",
+            "env-no-export",
+            "process",
+            "powershell",
+            "windows-cmd",
+            "fish",
+        ] {
+            let out = bed.run(&["--format", format], None);
+            out.ok();
+            assert!(
+                out.stdout.contains(&session_secrets[2]),
+                "{format} prints the token"
+            );
+            assert_no_secret(&out.stdout, &[LT_KEY_ID, LT_SECRET, "135790"], "stdout");
+            assert_no_secret(&out.stderr, &secrets, "stderr");
+        }
+
+        // Every error path we can drive from here; none may print a secret anywhere.
+        let mut errors: Vec<Out> = Vec::new();
+        bed.run(&["clear"], None).ok();
+        errors.push(bed.run(&["--token-code", "135790"], None)); // reused code
+        errors.push(bed.run(&["--token-code", "000000"], None)); // rejected by STS
+        errors.push(bed.run(&["--token-code", "24680"], None)); // malformed
+        errors.push(bed.run(&["--token-code", "500500"], None)); // STS 500 after retries
+        errors.push(bed.run(&[], None)); // no terminal
+        bed.write_credentials("ASIAMFAENVTESTKEY001", LT_SECRET, None);
+        errors.push(bed.run(&["--token-code", "246802"], None)); // temporary key
+        bed.write_credentials(LT_KEY_ID, LT_SECRET, Some("FwoGZXIvYXdzEBYaDH"));
+        errors.push(bed.run(&["--token-code", "246802"], None)); // key with a token
+        bed.write_credentials(LT_KEY_ID, LT_SECRET, None);
+        errors.push(bed.run(
+            &["add", "--stdin"],
+            Some(&format!("ASIAMFAENVTESTKEY001\n{LT_SECRET}\n")),
+        ));
+        errors.push(bed.run(&["add", "--stdin"], Some(&format!("{LT_KEY_ID}\n"))));
+        for out in &errors {
+            assert_ne!(out.code, Some(0), "{}", out.stderr);
+            assert_eq!(out.stdout, "");
+            assert_no_secret(&out.stderr, &secrets, "stderr");
+            assert_no_secret(&out.stderr, &["FwoGZXIvYXdzEBYaDH"], "stderr");
+        }
+        for args in [&["status"][..], &["status", "--json"], &["remove"]] {
+            let out = bed.run(args, None);
+            out.ok();
+            assert_no_secret(&out.stdout, &secrets, "stdout");
+            assert_no_secret(&out.stderr, &secrets, "stderr");
+        }
+
+        // The argv of a process waiting at the prompt.
+        let t = Typist::spawn(&bed, &["--format", "process"]);
+        t.wait_for("MFA code for profile", 1);
+        let cmdline = std::fs::read(format!("/proc/{}/cmdline", t.pid)).unwrap();
+        assert_no_secret(&String::from_utf8_lossy(&cmdline), &secrets, "argv");
+        let mut t = t;
+        t.kill(nix::sys::signal::Signal::SIGKILL);
+        let _ = t.finish();
+
+        // Files: the user's own config and credentials files aside, nothing we wrote holds one.
+        std::fs::remove_file(bed.credentials_path()).unwrap();
+        assert_no_secret(
+            &bed.files_text(),
+            &secrets,
+            "files under HOME, TMPDIR and XDG dirs",
+        );
+        let written: Vec<_> = walk(&root);
+        assert!(
+            written
+                .iter()
+                .any(|p| p.to_string_lossy().contains("/run/mfa-env/")),
+            "the lock files went to XDG_RUNTIME_DIR: {written:?}"
+        );
+    }
+}
+
+fn walk(p: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(p).into_iter().flatten().flatten() {
+        let path = e.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
