@@ -107,6 +107,15 @@ pub enum Error {
     },
 
     #[error(
+        "STS GetSessionToken at {endpoint} refused: {code}, and this machine's clock is {skew} STS's; TOTP codes and request signatures depend on the clock: set it right (NTP) and try again"
+    )]
+    ClockSkew {
+        endpoint: String,
+        code: String,
+        skew: String,
+    },
+
+    #[error(
         "could not reach STS at {endpoint}: {what}; check the network, or endpoint_url / AWS_ENDPOINT_URL_STS"
     )]
     StsUnreachable { endpoint: String, what: String },

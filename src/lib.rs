@@ -14,6 +14,7 @@ pub mod output;
 pub mod secret;
 pub mod serial;
 pub mod session;
+pub mod skew;
 pub mod store;
 pub mod sts;
 pub mod tty;

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::secret::LongTermKey;
 use crate::secret::SessionCredentials;
 use crate::store::Store;
-use crate::{cache, clock, lock, longterm, sts, tty, used_code};
+use crate::{cache, clock, lock, longterm, skew, sts, tty, used_code};
 
 /// A session for the profile, and the reason it could not be cached if it could not: a session
 /// the user spent a code on is still worth printing.
@@ -61,9 +61,15 @@ fn with_accepted_code(
             code: &code,
         };
         match sts::fetch(&req) {
-            Ok(creds) => {
+            Ok(fetched) => {
                 used_code::remember(store, &settings.serial, &code, clock::now());
-                return Ok(creds);
+                if let Some(s) = fetched.clock_skew {
+                    eprintln!(
+                        "mfa-env: warning: this machine's clock is {} STS's; MFA codes and signatures depend on it: set it right (NTP)",
+                        skew::describe(s)
+                    );
+                }
+                return Ok(fetched.creds);
             }
             Err(e) if e.is_rejected_code() && ask_again => {
                 tty::tell("STS rejected that code. Try again with the current one.");

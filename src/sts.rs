@@ -17,6 +17,7 @@ use crate::code::TokenCode;
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::secret::{LongTermKey, SessionCredentials, scrub};
+use crate::skew::{self, ServerClock};
 
 /// Throttling and 5xx answers are retried with the SDK's standard backoff, this many tries.
 pub const MAX_ATTEMPTS: u32 = 3;
@@ -48,16 +49,52 @@ pub struct Request<'a> {
     pub code: &'a TokenCode,
 }
 
+/// A new session, and how far this machine's clock is ahead of STS's when that is worth a
+/// warning.
+pub struct Fetched {
+    pub creds: SessionCredentials,
+    pub clock_skew: Option<i64>,
+}
+
 /// Calls STS on a fresh current-thread runtime.
-pub fn fetch(req: &Request<'_>) -> Result<SessionCredentials> {
+pub fn fetch(req: &Request<'_>) -> Result<Fetched> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(Error::Runtime)?;
-    runtime.block_on(async { call(&client(req.settings, req.key), req).await })
+    let server_clock = ServerClock::default();
+    let client = client(req.settings, req.key, server_clock.clone());
+    let answer = runtime.block_on(call(&client, req));
+    let skew = server_clock.reportable_skew();
+    match (answer, skew) {
+        (Ok(creds), clock_skew) => Ok(Fetched { creds, clock_skew }),
+        (
+            Err(Error::Sts {
+                endpoint,
+                code,
+                message,
+                ..
+            }),
+            Some(s),
+        ) if blames_clock(&code, &message) => Err(Error::ClockSkew {
+            endpoint,
+            code,
+            skew: skew::describe(s),
+        }),
+        (Err(e), _) => Err(e),
+    }
 }
 
-fn client(settings: &Settings, key: &LongTermKey) -> Client {
+/// Errors that a wrong clock causes: a signature outside its time window, or a TOTP code from
+/// the wrong 30 seconds.
+fn blames_clock(code: &str, message: &str) -> bool {
+    matches!(
+        code,
+        "SignatureDoesNotMatch" | "RequestExpired" | "InvalidSignatureException"
+    ) || (code == "AccessDenied" && message.contains("MultiFactorAuthentication"))
+}
+
+fn client(settings: &Settings, key: &LongTermKey, server_clock: ServerClock) -> Client {
     let credentials = Credentials::new(
         key.access_key_id.expose_secret(),
         key.secret_access_key.expose_secret(),
@@ -69,6 +106,7 @@ fn client(settings: &Settings, key: &LongTermKey) -> Client {
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(settings.region.clone()))
         .credentials_provider(credentials)
+        .interceptor(server_clock)
         .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
         .timeout_config({
             let t = Timeouts::of(settings);

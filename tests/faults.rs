@@ -133,3 +133,25 @@ fn a_silent_endpoint_fails_within_the_configured_time() {
     );
     assert!(took < Duration::from_secs(5), "took {took:?}");
 }
+
+#[test]
+fn clock_skew_is_named_as_the_cause() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let sts = StandIn::start(dir.path());
+    let bed = bed("skew", &sts);
+    // A rejected code from a machine two hours ahead: the clock is the likely cause.
+    bed.run(&["--token-code", "999999"], None).fails_with(
+        "refused: AccessDenied, and this machine's clock is 7200 s ahead of STS's; TOTP codes and request signatures depend on the clock",
+    );
+    // A session that worked still comes with a warning.
+    let out = bed.run(&["--format", "process", "--token-code", "888888"], None);
+    out.ok();
+    assert_eq!(out.json()["Version"], 1);
+    assert!(
+        out.stderr
+            .contains("warning: this machine's clock is 7200 s ahead of STS's"),
+        "{}",
+        out.stderr
+    );
+}
