@@ -70,7 +70,7 @@ mod tests {
 
     #[test]
     fn only_more_than_five_minutes_is_reported() {
-        let at = |s| DateTime::from_timestamp(1_900_000_000 + s, 0).unwrap();
+        let at = |s: i64| DateTime::from_timestamp(1_900_000_000 + s, 0).unwrap();
         let c = ServerClock::default();
         assert_eq!(c.reportable_skew(), None);
         c.record(at(0), at(300));
