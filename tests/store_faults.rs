@@ -1,0 +1,130 @@
+//! The keyring misbehaving: locked, duplicated items, an index that is gone. Each case either
+//! falls back or fails with one clear line; none hangs, crashes, serves a bad session or loses a
+//! good one.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A locked Secret Service collection (a screen lock, a login without the keyring password) in
+/// a private bus and daemon, so locking it disturbs no other test. Headless, the unlock prompt
+/// cannot show and is dismissed.
+#[test]
+fn a_locked_secret_service_fails_clearly_and_a_new_session_is_still_printed() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let moto = Moto::start(dir.path());
+    let bed = Bed::new(Keyring::SecretService, "locked", &moto.url);
+    bed.append_config(&format!(
+        "[profile {p}-other]\nmfa_serial = {s}-other\nmfa_env_source_profile = {p}-base\n",
+        p = bed.profile,
+        s = bed.serial
+    ));
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let mut cmd = Command::new(system_bin("dbus-run-session"));
+    cmd.arg("--")
+        .arg(repo().join("scripts/with-test-keyring"))
+        .arg(repo().join("tests/fixtures/locked-keyring.sh"));
+    bed.apply_env(&mut cmd);
+    cmd.env("BIN", BIN)
+        .env("PROFILE", &bed.profile)
+        .env("OUT", &out_dir);
+    let started = Instant::now();
+    let status = cmd.output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "nothing may hang on a locked keyring"
+    );
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let read = |step: &str| {
+        let f = |ext| std::fs::read_to_string(out_dir.join(format!("{step}.{ext}"))).unwrap();
+        Out {
+            code: f("rc").trim().parse().ok(),
+            stdout: f("out"),
+            stderr: f("err"),
+        }
+    };
+    read("warm").ok();
+    read("hit").fails_with("the Secret Service refused to read item");
+    assert!(
+        read("hit").stderr.contains("unlock"),
+        "{}",
+        read("hit").stderr
+    );
+    let miss = read("miss");
+    miss.ok();
+    assert_eq!(
+        miss.json()["Version"],
+        1,
+        "a session the user paid a code for is printed"
+    );
+    assert!(
+        miss.stderr
+            .contains("warning: the new session is printed but not cached"),
+        "{}",
+        miss.stderr
+    );
+}
+
+/// Two items answering to the same name (another program wrote one): never served, and the next
+/// session replaces both.
+#[test]
+fn duplicate_items_are_a_miss_and_are_replaced() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let moto = Moto::start(dir.path());
+    let bed = Bed::new(Keyring::SecretService, "dupes", &moto.url);
+    bed.warm();
+    let planted = Command::new(system_bin("secret-tool"))
+        .args([
+            "store", "--label", "impostor", "service", "mfa-env", "username",
+        ])
+        .arg(bed.session_item())
+        .args(["other", "app"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(b"{\"v\":1}")?;
+            c.wait()
+        })
+        .unwrap();
+    assert!(planted.success());
+    bed.run(&["--format", "process"], None)
+        .fails_with("no way to ask for the MFA code");
+    bed.warm();
+    bed.run(&["--format", "process"], None).ok();
+}
+
+/// The index deleted behind our back: `status` shows nothing, `clear` still removes the
+/// profile's current session, and the next session is indexed again.
+#[test]
+fn a_lost_index_loses_nothing_that_matters() {
+    // The index is shared by every test's sessions: this one breaks it, so it runs alone.
+    let _k = exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    let moto = Moto::start(dir.path());
+    let bed = Bed::new(Keyring::Keyutils, "noindex", &moto.url);
+    bed.warm();
+    bed.plant_item("index", "garbage, not an index");
+    bed.run(&["--format", "process"], None).ok();
+    let out = bed.run(&["clear"], None);
+    assert!(
+        out.ok().stderr.contains("removed 1 cached session(s)"),
+        "{}",
+        out.stderr
+    );
+    bed.run(&["--format", "process"], None)
+        .fails_with("no way to ask for the MFA code");
+    bed.warm();
+    let rows = bed.run(&["status", "--json"], None).json();
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+}
