@@ -67,10 +67,10 @@ fn many_processes_on_one_terminal_see_one_prompt() {
     let bed = Bed::new(Keyring::Keyutils, "oneprompt", &moto.url);
     let outs = dir.path().join("outs");
     std::fs::create_dir(&outs).unwrap();
-    // Eight helpers started at once from one shell, all on the same terminal.
+    // 32 helpers started at once from one shell, all on the same terminal.
     let mut shell = Command::new(system_bin("bash"));
     shell.arg("-c").arg(format!(
-        "for i in 1 2 3 4 5 6 7 8; do '{BIN}' -p '{}' --format process > '{}'/$i & done; wait",
+        "for i in $(seq 32); do '{BIN}' -p '{}' --format process > '{}'/$i & done; wait",
         bed.profile,
         outs.display()
     ));
@@ -86,7 +86,7 @@ fn many_processes_on_one_terminal_see_one_prompt() {
     t.type_line(CODE);
     let (out, _) = t.finish();
     out.ok();
-    for i in 1..=8 {
+    for i in 1..=32 {
         let text = std::fs::read_to_string(outs.join(i.to_string())).unwrap();
         assert!(
             text.contains("\"SessionToken\""),
