@@ -116,50 +116,27 @@ fn resolve(env: &Env, set: &ProfileSet, p: &Profile) -> Result<Settings> {
         }
     };
 
-    let min_remaining_seconds = match p.get("mfa_env_min_remaining_seconds") {
-        None => DEFAULT_MIN_REMAINING_SECONDS.min(duration_seconds / 2),
-        Some(raw) => raw
-            .trim()
-            .parse::<u32>()
-            .ok()
-            .filter(|m| *m < duration_seconds)
-            .ok_or_else(|| Error::BadSetting {
-                profile: profile.clone(),
-                key: "mfa_env_min_remaining_seconds",
-                value: raw.to_owned(),
-                expected: "use a whole number of seconds smaller than duration_seconds",
-            })?,
-    };
-
-    let lock_timeout_seconds = match p.get("mfa_env_lock_timeout_seconds") {
-        None => DEFAULT_LOCK_TIMEOUT_SECONDS,
-        Some(raw) => raw
-            .trim()
-            .parse::<u32>()
-            .ok()
-            .filter(|t| *t <= 3600)
-            .ok_or_else(|| Error::BadSetting {
-                profile: profile.clone(),
-                key: "mfa_env_lock_timeout_seconds",
-                value: raw.to_owned(),
-                expected: "use a whole number of seconds from 0 to 3600",
-            })?,
-    };
-
-    let sts_timeout_seconds = match p.get("mfa_env_sts_timeout_seconds") {
-        None => DEFAULT_STS_TIMEOUT_SECONDS,
-        Some(raw) => raw
-            .trim()
-            .parse::<u32>()
-            .ok()
-            .filter(|t| (1..=300).contains(t))
-            .ok_or_else(|| Error::BadSetting {
-                profile: profile.clone(),
-                key: "mfa_env_sts_timeout_seconds",
-                value: raw.to_owned(),
-                expected: "use a whole number of seconds from 1 to 300",
-            })?,
-    };
+    let min_remaining_seconds = seconds(
+        p,
+        "mfa_env_min_remaining_seconds",
+        0..=duration_seconds.saturating_sub(1),
+        DEFAULT_MIN_REMAINING_SECONDS.min(duration_seconds / 2),
+        "use a whole number of seconds smaller than duration_seconds",
+    )?;
+    let lock_timeout_seconds = seconds(
+        p,
+        "mfa_env_lock_timeout_seconds",
+        0..=3600,
+        DEFAULT_LOCK_TIMEOUT_SECONDS,
+        "use a whole number of seconds from 0 to 3600",
+    )?;
+    let sts_timeout_seconds = seconds(
+        p,
+        "mfa_env_sts_timeout_seconds",
+        1..=300,
+        DEFAULT_STS_TIMEOUT_SECONDS,
+        "use a whole number of seconds from 1 to 300",
+    )?;
 
     let region = first_of(&[
         env.get("AWS_REGION").ok(),
@@ -207,6 +184,29 @@ fn resolve(env: &Env, set: &ProfileSet, p: &Profile) -> Result<Settings> {
         sts_timeout_seconds,
         source_profile,
     })
+}
+
+/// An mfa-env key holding whole seconds within `range`; `default` when absent.
+fn seconds(
+    p: &Profile,
+    key: &'static str,
+    range: std::ops::RangeInclusive<u32>,
+    default: u32,
+    expected: &'static str,
+) -> Result<u32> {
+    let Some(raw) = p.get(key) else {
+        return Ok(default);
+    };
+    raw.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|v| range.contains(v))
+        .ok_or_else(|| Error::BadSetting {
+            profile: p.name().to_owned(),
+            key,
+            value: raw.to_owned(),
+            expected,
+        })
 }
 
 /// The SDKs' precedence for a service endpoint: service-specific environment variable, global
