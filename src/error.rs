@@ -72,7 +72,7 @@ pub enum Error {
     BadCodeFormat { what: &'static str },
 
     #[error(
-        "no way to ask for the MFA code for profile '{profile}': {reason}; pass --token-code, or run `mfa-env -p {profile}` in a terminal first so later calls use the cached session"
+        "no way to ask for the MFA code for profile '{profile}': {reason}; pass --token-code, or run `mfa-env -p {profile} >/dev/null` in a terminal first so later calls use the cached session"
     )]
     NoPrompt { profile: String, reason: String },
 
