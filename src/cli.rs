@@ -1,6 +1,9 @@
 //! The command line, as clap parses it. Raw values only: `main` turns them into settings.
 
+use std::ffi::OsString;
+
 use clap::{Args, Parser, Subcommand};
+use clap_complete::Shell;
 
 use crate::output::Format;
 use crate::store::StoreChoice;
@@ -14,7 +17,10 @@ Examples:
   mfa-env add -p dev                 store dev's long-term key in the keyring
   eval \"$(mfa-env -p dev)\"           export a session into this shell
   mfa-env -p dev --format process    print the credential_process JSON
+  mfa-env exec -p dev -- terraform plan
+                                     run a command with the session in its environment
   mfa-env status                     list cached sessions
+  aws s3api delete-object --bucket b --key k --version-id V --mfa \"$(mfa-env mfa-arg -p root)\"
 ";
 
 /// AWS MFA sessions for the AWS CLI, SDKs and shells, cached in the OS keyring.
@@ -68,6 +74,12 @@ pub struct ExportArgs {
     #[arg(short, long, value_enum, default_value_t = Format::Env, value_name = "F")]
     pub format: Format,
 
+    #[command(flatten)]
+    pub code: CodeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CodeArgs {
     /// The current MFA code, for scripts; `-` reads it from standard input (keeps it out of argv)
     #[arg(long, value_name = "CODE")]
     pub token_code: Option<String>,
@@ -76,7 +88,46 @@ pub struct ExportArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print credentials for the profile (the default command)
+    #[command(
+        after_help = "Examples:\n  eval \"$(mfa-env export -p dev)\"\n  mfa-env export -p dev --format fish | source\n  mfa-env export -p dev --format process --token-code - <<<\"$CODE\""
+    )]
     Export(ExportArgs),
+
+    /// Run a command with the session in its environment (default: your $SHELL)
+    ///
+    /// Sets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+    /// AWS_CREDENTIAL_EXPIRATION, and AWS_REGION/AWS_DEFAULT_REGION when the profile has a
+    /// region; removes AWS_PROFILE. Exits with the command's status (128+n if a signal killed
+    /// it).
+    #[command(
+        after_help = "Examples:\n  mfa-env exec -p dev -- aws s3 ls\n  mfa-env exec -p dev -- terraform plan\n  mfa-env exec -p dev                 a subshell; `exit` ends it"
+    )]
+    Exec {
+        #[command(flatten)]
+        code: CodeArgs,
+
+        /// Run even inside another `mfa-env exec`
+        #[arg(long)]
+        allow_nested: bool,
+
+        /// The command and its arguments, after `--`
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "CMD"
+        )]
+        command: Vec<OsString>,
+    },
+
+    /// Print "SERIAL CODE" for the --mfa option of S3 MFA Delete; nothing is cached
+    #[command(
+        name = "mfa-arg",
+        after_help = "Examples:\n  aws s3api put-bucket-versioning --bucket b \\\n    --versioning-configuration Status=Enabled,MFADelete=Enabled \\\n    --mfa \"$(mfa-env mfa-arg -p root)\"\n  aws s3api delete-object --bucket b --key k --version-id V --mfa \"$(mfa-env mfa-arg -p root)\""
+    )]
+    MfaArg {
+        #[command(flatten)]
+        code: CodeArgs,
+    },
 
     /// Store the profile's long-term access key pair in the keyring
     #[command(
@@ -89,9 +140,11 @@ pub enum Command {
     },
 
     /// Delete the profile's long-term key pair and its cached sessions
+    #[command(after_help = "Examples:\n  mfa-env remove -p dev")]
     Remove,
 
     /// List cached sessions, of the profile given or of all (never a secret)
+    #[command(after_help = "Examples:\n  mfa-env status\n  mfa-env status -p dev --json")]
     Status {
         /// Machine-readable output
         #[arg(long)]
@@ -99,9 +152,31 @@ pub enum Command {
     },
 
     /// Delete cached sessions of the profile, or of every profile
+    #[command(
+        after_help = "Examples:\n  mfa-env clear -p dev     the next call asks for a code\n  mfa-env clear --all"
+    )]
     Clear {
         /// Every profile's sessions
         #[arg(long)]
         all: bool,
+    },
+
+    /// Print a shell completion script
+    #[command(
+        after_help = "Examples:\n  mfa-env completions bash > ~/.local/share/bash-completion/completions/mfa-env\n  mfa-env completions zsh > \"${fpath[1]}/_mfa-env\"\n  mfa-env completions fish > ~/.config/fish/completions/mfa-env.fish\n  mfa-env completions powershell >> $PROFILE"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+
+    /// Print the man page (roff), or write one page per command into a directory
+    #[command(
+        after_help = "Examples:\n  mfa-env man | man -l -\n  mfa-env man --dir ~/.local/share/man/man1"
+    )]
+    Man {
+        /// Write mfa-env.1 and a page per subcommand into this directory
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
     },
 }

@@ -1,16 +1,20 @@
-//! The MFA code: from `--token-code` (or `--token-code -`, one line on stdin, which keeps it out
-//! of argv), else typed at a prompt on the controlling terminal. The prompt opens `/dev/tty`
-//! itself, never stdout (which belongs to the credentials) nor stderr (which the AWS CLI
-//! captures). Without a terminal it fails at once: a helper must never wait for a person who
-//! cannot see the question.
+//! The MFA code, from the first source that applies: `--token-code` (or `--token-code -`, one
+//! line on stdin, which keeps it out of argv), the profile's `mfa_process`, else a person:
+//! a hidden prompt on the controlling terminal, or a desktop dialog when there is no terminal
+//! but a display. The terminal prompt opens `/dev/tty` itself, never stdout (which belongs to
+//! the credentials) nor stderr (which the AWS CLI captures). With no way to ask it fails at
+//! once: a helper must never wait for a person who cannot see the question.
 
 use std::io::BufRead;
+use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
+use zeroize::Zeroizing;
 
 use crate::config::Settings;
+use crate::desktop::{Answer, Dialog};
 use crate::error::{Error, Result};
-use crate::tty;
+use crate::{mfa_process, tty};
 
 /// A code of exactly six ASCII digits.
 #[derive(Debug)]
@@ -31,20 +35,46 @@ impl TokenCode {
     }
 }
 
-/// Where to get the code from, as the user asked on the command line.
+/// Where the code comes from.
 #[derive(Clone, Copy)]
 pub enum CodeSource<'a> {
+    /// `--token-code`: a script's code, final.
     Given(&'a str),
-    Terminal,
+    /// The profile's `mfa_process` command: final, like a script's.
+    Process(&'a str),
+    /// A person, at the terminal or a desktop dialog: may be asked again.
+    Person,
+}
+
+impl<'a> CodeSource<'a> {
+    /// The SPEC's order: `--token-code`, then `mfa_process`, then a person.
+    pub fn choose(token_code: Option<&'a str>, settings: &'a Settings) -> Self {
+        match (token_code, settings.mfa_process.as_deref()) {
+            (Some(code), _) => CodeSource::Given(code),
+            (None, Some(command)) => CodeSource::Process(command),
+            (None, None) => CodeSource::Person,
+        }
+    }
+
+    /// A person can be asked again; a script's or a program's code is final.
+    pub fn can_ask_again(self) -> bool {
+        matches!(self, CodeSource::Person)
+    }
 }
 
 /// How many times a person may mistype the code before we give up.
 const PROMPT_ATTEMPTS: usize = 3;
 
-pub fn obtain(source: CodeSource<'_>, settings: &Settings) -> Result<TokenCode> {
+/// Gets one code. `note` says why a person is asked again (a rejected or reused code); it is
+/// shown before the question.
+pub fn obtain(
+    source: CodeSource<'_>,
+    settings: &Settings,
+    note: Option<&str>,
+) -> Result<TokenCode> {
     match source {
         CodeSource::Given("-") => {
-            let mut line = zeroize::Zeroizing::new(String::new());
+            let mut line = Zeroizing::new(String::new());
             std::io::stdin()
                 .lock()
                 .read_line(&mut line)
@@ -55,33 +85,74 @@ pub fn obtain(source: CodeSource<'_>, settings: &Settings) -> Result<TokenCode> 
             TokenCode::parse(&line, "the MFA code on standard input")
         }
         CodeSource::Given(code) => TokenCode::parse(code, "--token-code"),
-        CodeSource::Terminal => prompt(settings),
+        CodeSource::Process(command) => {
+            let line = mfa_process::run(settings, command)?;
+            TokenCode::parse(&line, "the first line of mfa_process's output")
+        }
+        CodeSource::Person => ask_person(settings, note),
     }
 }
 
-impl CodeSource<'_> {
-    /// A person at a terminal can be asked again; a script's code is final.
-    pub fn can_ask_again(self) -> bool {
-        matches!(self, CodeSource::Terminal)
-    }
-}
-
-fn prompt(settings: &Settings) -> Result<TokenCode> {
-    // Opening the terminal first turns "no terminal" into an immediate, clear error.
-    let tty = tty::open().map_err(|e| Error::NoPrompt {
-        profile: settings.profile.clone(),
-        reason: format!("no terminal to prompt on (/dev/tty: {e})"),
-    })?;
+/// The terminal if there is one, else a desktop dialog if there is a display.
+fn ask_person(settings: &Settings, note: Option<&str>) -> Result<TokenCode> {
     let question = format!(
         "MFA code for profile '{}' ({}): ",
         settings.profile, settings.serial
     );
+    match tty::open() {
+        Ok(tty) => with_retries(note, |note| {
+            if let Some(note) = note {
+                tty::tell(note);
+            }
+            tty::ask_hidden(&tty, &question)
+                .map(Some)
+                .map_err(|e| Error::Prompt(e.to_string()))
+        })?
+        .ok_or_else(|| Error::Prompt("the terminal prompt ended".into())),
+        Err(no_tty) => {
+            let dialog = Dialog::find().map_err(|no_dialog| Error::NoPrompt {
+                profile: settings.profile.clone(),
+                reason: format!("no terminal (/dev/tty: {no_tty}) and {no_dialog}"),
+            })?;
+            let title = format!("mfa-env: MFA code for profile '{}'", settings.profile);
+            // A person must have time to find their phone; the other processes waiting on
+            // the lock wait as long.
+            let timeout = Duration::from_secs(settings.lock_timeout_seconds.max(30).into());
+            with_retries(note, |note| {
+                let text = format!(
+                    "{}MFA code for profile '{}'\nDevice: {}",
+                    note.map(|n| format!("{n}\n\n")).unwrap_or_default(),
+                    settings.profile,
+                    settings.serial
+                );
+                match dialog.ask(&title, &text, timeout) {
+                    Ok(Answer::Typed(code)) => Ok(Some(code)),
+                    Ok(Answer::Cancelled) => Ok(None),
+                    Err(e) => Err(Error::Prompt(format!("the desktop dialog {e}"))),
+                }
+            })?
+            .ok_or_else(|| Error::PromptCancelled {
+                profile: settings.profile.clone(),
+            })
+        }
+    }
+}
+
+/// Asks until a well-formed code is typed, at most [`PROMPT_ATTEMPTS`] times. `ask` returns
+/// `None` when the person cancels, and so does this.
+fn with_retries(
+    note: Option<&str>,
+    mut ask: impl FnMut(Option<&str>) -> Result<Option<Zeroizing<String>>>,
+) -> Result<Option<TokenCode>> {
+    let mut note = note.map(str::to_owned);
     for attempt in 1..=PROMPT_ATTEMPTS {
-        let typed = tty::ask_hidden(&tty, &question).map_err(|e| Error::Prompt(e.to_string()))?;
+        let Some(typed) = ask(note.as_deref())? else {
+            return Ok(None);
+        };
         match TokenCode::parse(&typed, "the MFA code") {
-            Ok(code) => return Ok(code),
+            Ok(code) => return Ok(Some(code)),
             Err(e) if attempt == PROMPT_ATTEMPTS => return Err(e),
-            Err(_) => tty::tell("A code is 6 digits. Try again."),
+            Err(_) => note = Some("A code is 6 digits. Try again.".into()),
         }
     }
     unreachable!("the loop returns on its last attempt")

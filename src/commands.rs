@@ -1,12 +1,14 @@
-//! The management commands: `add`, `remove`, `status`, `clear`. Each reports to stderr what it
-//! did; only `status` writes to stdout, and never a secret.
+//! The commands besides getting a session: `add`, `remove`, `status`, `clear`, `mfa-arg`,
+//! `completions`, `man`. The management commands report to stderr what they did; `status`
+//! writes to stdout, and never a secret; `mfa-arg` writes only the requested `SERIAL CODE`.
 
 use std::io::{BufRead, Write};
 
 use chrono::{DateTime, Utc};
 use zeroize::Zeroizing;
 
-use crate::cli::Global;
+use crate::cli::{CodeArgs, Global};
+use crate::code::{self, CodeSource};
 use crate::error::{Error, Result};
 use crate::secret::LongTermKey;
 use crate::store::Store;
@@ -141,10 +143,7 @@ pub fn status(global: &Global, json: bool) -> Result<()> {
     } else {
         table(&rows)
     };
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(Error::Stdout)
+    write_stdout(&text)
 }
 
 #[derive(serde::Serialize)]
@@ -202,4 +201,46 @@ fn table(rows: &[Row]) -> String {
         ));
     }
     out
+}
+
+/// `mfa-env mfa-arg`: `SERIAL CODE` for S3 MFA Delete's `--mfa`. The code is for one S3 call,
+/// not for STS, so it is neither sent nor remembered, and no keyring is opened.
+pub fn mfa_arg(global: &Global, args: &CodeArgs) -> Result<()> {
+    let settings = config::load(global.profile())?;
+    let source = CodeSource::choose(args.token_code.as_deref(), &settings);
+    let code = code::obtain(source, &settings, None)?;
+    let line = Zeroizing::new(format!("{} {}\n", settings.serial, code.expose()));
+    write_stdout(&line)
+}
+
+/// `mfa-env completions SHELL`.
+pub fn completions(shell: clap_complete::Shell) -> Result<()> {
+    let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "mfa-env", &mut out);
+    write_stdout(&String::from_utf8_lossy(&out))
+}
+
+/// `mfa-env man`: the man page, generated from the same definitions as `--help`; with a
+/// directory, one page per command written there (`mfa-env.1`, `mfa-env-exec.1`, …).
+pub fn man(dir: Option<&std::path::Path>) -> Result<()> {
+    let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+    if let Some(dir) = dir {
+        return clap_mangen::generate_to(cmd, dir).map_err(|e| Error::Write {
+            path: dir.to_owned(),
+            why: e.to_string(),
+        });
+    }
+    let mut out = Vec::new();
+    clap_mangen::Man::new(cmd)
+        .render(&mut out)
+        .map_err(Error::Stdout)?;
+    write_stdout(&String::from_utf8_lossy(&out))
+}
+
+fn write_stdout(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(Error::Stdout)
 }

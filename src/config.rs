@@ -26,6 +26,9 @@ pub const DEFAULT_MIN_REMAINING_SECONDS: u32 = 900;
 pub const DEFAULT_LOCK_TIMEOUT_SECONDS: u32 = 120;
 /// How long one STS attempt may take before it counts as failed.
 pub const DEFAULT_STS_TIMEOUT_SECONDS: u32 = 10;
+/// How long an `mfa_process` may take: enough to touch a YubiKey or unlock a password manager,
+/// well inside the 60 s after which the Go SDK kills a credential process.
+pub const DEFAULT_MFA_PROCESS_TIMEOUT_SECONDS: u32 = 30;
 
 #[derive(Debug)]
 pub struct Settings {
@@ -33,12 +36,18 @@ pub struct Settings {
     pub serial: MfaSerial,
     pub duration_seconds: u32,
     pub region: String,
+    /// Whether `region` was configured (environment or profile) rather than our fallback:
+    /// `exec` passes only a configured region on to the command.
+    pub region_configured: bool,
     /// An explicit STS endpoint (`AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL`, a `services`
     /// section, `endpoint_url`); `None` means the SDK's regional default.
     pub endpoint_url: Option<String>,
     pub min_remaining_seconds: u32,
     pub lock_timeout_seconds: u32,
     pub sts_timeout_seconds: u32,
+    /// A command whose first line of output is the code (`mfa_process`).
+    pub mfa_process: Option<String>,
+    pub mfa_process_timeout_seconds: u32,
     pub source_profile: Option<SourceProfile>,
 }
 
@@ -138,12 +147,26 @@ fn resolve(env: &Env, set: &ProfileSet, p: &Profile) -> Result<Settings> {
         "use a whole number of seconds from 1 to 300",
     )?;
 
-    let region = first_of(&[
+    let mfa_process_timeout_seconds = seconds(
+        p,
+        "mfa_env_mfa_process_timeout_seconds",
+        1..=600,
+        DEFAULT_MFA_PROCESS_TIMEOUT_SECONDS,
+        "use a whole number of seconds from 1 to 600",
+    )?;
+    let mfa_process = p
+        .get("mfa_process")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned);
+
+    let configured_region = first_of(&[
         env.get("AWS_REGION").ok(),
         env.get("AWS_DEFAULT_REGION").ok(),
         p.get("region").map(str::to_owned),
-    ])
-    .unwrap_or_else(|| FALLBACK_REGION.to_owned());
+    ]);
+    let region_configured = configured_region.is_some();
+    let region = configured_region.unwrap_or_else(|| FALLBACK_REGION.to_owned());
     if region.is_empty()
         || !region
             .bytes()
@@ -178,10 +201,13 @@ fn resolve(env: &Env, set: &ProfileSet, p: &Profile) -> Result<Settings> {
         serial,
         duration_seconds,
         region,
+        region_configured,
         endpoint_url,
         min_remaining_seconds,
         lock_timeout_seconds,
         sts_timeout_seconds,
+        mfa_process,
+        mfa_process_timeout_seconds,
         source_profile,
     })
 }

@@ -81,8 +81,34 @@ pub enum Error {
     )]
     CodeReused { serial: String },
 
-    #[error("reading the MFA code from the terminal failed: {0}")]
+    #[error("reading the MFA code failed: {0}")]
     Prompt(String),
+
+    #[error("the MFA code prompt for profile '{profile}' was cancelled; nothing was sent to STS")]
+    PromptCancelled { profile: String },
+
+    #[error(
+        "profile '{profile}': mfa_process {what}; run it yourself to check that its first line is the current 6-digit code; nothing was sent to STS"
+    )]
+    MfaProcess { profile: String, what: String },
+
+    #[error(
+        "already inside `mfa-env exec` for profile '{outer}' (MFA_ENV_EXEC is set); exit that shell first, or pass --allow-nested"
+    )]
+    ExecNested { outer: String },
+
+    #[error("cannot write {}: {why}", path.display())]
+    Write {
+        path: std::path::PathBuf,
+        why: String,
+    },
+
+    #[error("cannot run {program}: {why}")]
+    ExecSpawn {
+        program: String,
+        why: String,
+        not_found: bool,
+    },
 
     #[error("{0}")]
     Store(#[from] StoreError),
@@ -139,6 +165,18 @@ pub enum Error {
 }
 
 impl Error {
+    /// The exit status for this failure: `env(1)`'s 127 and 126 when `exec` cannot run the
+    /// command, so that scripts can tell "mfa-env failed" from "the command failed"; else 1.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::ExecSpawn {
+                not_found: true, ..
+            } => 127,
+            Error::ExecSpawn { .. } => 126,
+            _ => 1,
+        }
+    }
+
     /// STS's answer to a wrong or expired MFA code.
     pub fn is_rejected_code(&self) -> bool {
         matches!(self, Error::Sts { code, message, .. }

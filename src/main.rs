@@ -7,60 +7,85 @@
 //!             no SDK client, no async runtime, no network)
 //!   session → on a miss: per-profile lock, cache again, long-term key, MFA code,
 //!             STS GetSessionToken, cache
-//!   output  → print in the requested format
+//!   output  → print in the requested format (or, for `exec`, run a command with it)
 //!
 //! `main` alone prints errors and chooses exit codes.
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use mfa_env::cli::{Cli, Command, ExportArgs, Global};
+use mfa_env::cli::{Cli, CodeArgs, Command, ExportArgs, Global};
 use mfa_env::code::CodeSource;
+use mfa_env::config::Settings;
 use mfa_env::error::Result;
+use mfa_env::secret::SessionCredentials;
 use mfa_env::store::Store;
-use mfa_env::{cache, clock, commands, config, output, session};
+use mfa_env::{cache, clock, commands, config, exec, output, session};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(status) => ExitCode::from(status),
         Err(e) => {
             eprintln!("mfa-env: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(e.exit_code())
         }
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
+/// Runs the command. Success is status 0, except for `exec`, which passes on its command's.
+fn run(cli: Cli) -> Result<u8> {
     let global = &cli.global;
-    match cli.command {
+    let done = match cli.command {
         None => export(global, &cli.export),
         Some(Command::Export(args)) => export(global, &args),
+        Some(Command::Exec {
+            code,
+            allow_nested,
+            command,
+        }) => return run_exec(global, &code, allow_nested, &command),
+        Some(Command::MfaArg { code }) => commands::mfa_arg(global, &code),
         Some(Command::Add { stdin }) => commands::add(global, stdin),
         Some(Command::Remove) => commands::remove(global),
         Some(Command::Status { json }) => commands::status(global, json),
         Some(Command::Clear { all }) => commands::clear(global, all),
-    }
+        Some(Command::Completions { shell }) => commands::completions(shell),
+        Some(Command::Man { dir }) => commands::man(dir.as_deref()),
+    };
+    done.map(|()| 0)
 }
 
-/// Prints a usable session for the profile, getting a new one only when the cache has none.
+/// Prints a usable session for the profile.
 fn export(global: &Global, args: &ExportArgs) -> Result<()> {
     let settings = config::load(global.profile())?;
-    let store = Store::open(global.keyring)?;
-    let creds = match cache::lookup(&store, &settings, clock::now())? {
-        Some(creds) => creds,
-        None => {
-            let code_source = match &args.token_code {
-                Some(code) => CodeSource::Given(code),
-                None => CodeSource::Terminal,
-            };
-            let (creds, not_cached) = session::fetch_and_cache(&store, &settings, code_source)?;
-            if let Some(e) = not_cached {
-                eprintln!("mfa-env: warning: the new session is printed but not cached: {e}");
-            }
-            creds
-        }
-    };
+    let creds = credentials(global, &settings, &args.code)?;
     output::print(&creds, args.format)
+}
+
+/// Runs a command with a usable session in its environment.
+fn run_exec(global: &Global, code: &CodeArgs, allow_nested: bool, cmd: &[OsString]) -> Result<u8> {
+    exec::check_nesting(allow_nested)?;
+    let settings = config::load(global.profile())?;
+    let creds = credentials(global, &settings, code)?;
+    exec::run(&settings, &creds, cmd)
+}
+
+/// A usable session: the cached one, else a new one for a code (which is then cached).
+fn credentials(
+    global: &Global,
+    settings: &Settings,
+    code: &CodeArgs,
+) -> Result<SessionCredentials> {
+    let store = Store::open(global.keyring)?;
+    if let Some(creds) = cache::lookup(&store, settings, clock::now())? {
+        return Ok(creds);
+    }
+    let source = CodeSource::choose(code.token_code.as_deref(), settings);
+    let (creds, not_cached) = session::fetch_and_cache(&store, settings, source)?;
+    if let Some(e) = not_cached {
+        eprintln!("mfa-env: warning: the new session is used but not cached: {e}");
+    }
+    Ok(creds)
 }

@@ -32,30 +32,21 @@ pub fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 pub fn render(creds: &SessionCredentials, format: Format) -> Result<Zeroizing<String>> {
-    let expiration = rfc3339(creds.expiration);
     if format == Format::Process {
         let json = serde_json::json!({
             "Version": 1,
             "AccessKeyId": creds.access_key_id.expose_secret(),
             "SecretAccessKey": creds.secret_access_key.expose_secret(),
             "SessionToken": creds.session_token.expose_secret(),
-            "Expiration": expiration,
+            "Expiration": rfc3339(creds.expiration),
         });
         let mut out = Zeroizing::new(json.to_string());
         out.push('\n');
         return Ok(out);
     }
-    let vars = [
-        ("AWS_ACCESS_KEY_ID", creds.access_key_id.expose_secret()),
-        (
-            "AWS_SECRET_ACCESS_KEY",
-            creds.secret_access_key.expose_secret(),
-        ),
-        ("AWS_SESSION_TOKEN", creds.session_token.expose_secret()),
-        ("AWS_CREDENTIAL_EXPIRATION", expiration.as_str()),
-    ];
     let mut out = Zeroizing::new(String::new());
-    for (name, value) in vars {
+    for (name, value) in variables(creds) {
+        let value = value.as_str();
         let line = match format {
             Format::Env => format!("export {name}={}\n", posix_quote(value)),
             Format::EnvNoExport => format!("{name}={}\n", posix_quote(value)),
@@ -67,6 +58,21 @@ pub fn render(creds: &SessionCredentials, format: Format) -> Result<Zeroizing<St
         out.push_str(&Zeroizing::new(line));
     }
     Ok(out)
+}
+
+/// The environment variables that carry a session, as `aws configure export-credentials`
+/// names them; `exec` sets the same ones.
+pub fn variables(creds: &SessionCredentials) -> [(&'static str, Zeroizing<String>); 4] {
+    let own = |s: &secrecy::SecretString| Zeroizing::new(s.expose_secret().to_owned());
+    [
+        ("AWS_ACCESS_KEY_ID", own(&creds.access_key_id)),
+        ("AWS_SECRET_ACCESS_KEY", own(&creds.secret_access_key)),
+        ("AWS_SESSION_TOKEN", own(&creds.session_token)),
+        (
+            "AWS_CREDENTIAL_EXPIRATION",
+            Zeroizing::new(rfc3339(creds.expiration)),
+        ),
+    ]
 }
 
 /// Writes the rendered credentials to stdout in one write.

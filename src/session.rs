@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::secret::LongTermKey;
 use crate::secret::SessionCredentials;
 use crate::store::Store;
-use crate::{cache, clock, lock, longterm, skew, sts, tty, used_code};
+use crate::{cache, clock, lock, longterm, skew, sts, used_code};
 
 /// A session for the profile, and the reason it could not be cached if it could not: a session
 /// the user spent a code on is still worth printing.
@@ -41,10 +41,11 @@ fn with_accepted_code(
     code_source: CodeSource<'_>,
 ) -> Result<SessionCredentials> {
     let mut attempt = 0;
+    let mut note = None;
     loop {
         attempt += 1;
         let ask_again = code_source.can_ask_again() && attempt < CODE_ATTEMPTS;
-        let code = code::obtain(code_source, settings)?;
+        let code = code::obtain(code_source, settings, note.as_deref())?;
         if used_code::was_just_used(store, &settings.serial, &code, clock::now()) {
             let err = Error::CodeReused {
                 serial: settings.serial.to_string(),
@@ -52,7 +53,7 @@ fn with_accepted_code(
             if !ask_again {
                 return Err(err);
             }
-            tty::tell(&format!("{err}."));
+            note = Some(format!("{err}."));
             continue;
         }
         let req = sts::Request {
@@ -72,7 +73,7 @@ fn with_accepted_code(
                 return Ok(fetched.creds);
             }
             Err(e) if e.is_rejected_code() && ask_again => {
-                tty::tell("STS rejected that code. Try again with the current one.");
+                note = Some("STS rejected that code. Try again with the current one.".into());
             }
             Err(e) => return Err(e),
         }

@@ -68,7 +68,7 @@ fn a_locked_secret_service_fails_clearly_and_a_new_session_is_still_printed() {
     );
     assert!(
         miss.stderr
-            .contains("warning: the new session is printed but not cached"),
+            .contains("warning: the new session is used but not cached"),
         "{}",
         miss.stderr
     );

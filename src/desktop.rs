@@ -1,0 +1,96 @@
+//! The desktop prompt, for when there is no terminal but a display: an IDE or a GUI program
+//! started from the desktop runs the AWS CLI, which runs us with no controlling terminal. Linux
+//! asks with zenity or kdialog, macOS with osascript. The dialog names the profile and the
+//! device, hides what is typed, and is closed at a deadline if no one answers.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use zeroize::Zeroizing;
+
+use crate::subprocess::{self, Failure};
+
+/// A dialog program that can ask for a hidden answer.
+#[derive(Debug)]
+pub enum Dialog {
+    Zenity(PathBuf),
+    Kdialog(PathBuf),
+    Osascript,
+}
+
+/// What came of asking.
+pub enum Answer {
+    Typed(Zeroizing<String>),
+    Cancelled,
+}
+
+impl Dialog {
+    /// The dialog this session can show, or why there is none (for the error message).
+    pub fn find() -> Result<Dialog, String> {
+        if cfg!(target_os = "macos") {
+            return Ok(Dialog::Osascript);
+        }
+        let set = |k| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+        if !set("DISPLAY") && !set("WAYLAND_DISPLAY") {
+            return Err("no display (DISPLAY and WAYLAND_DISPLAY are unset)".into());
+        }
+        if let Some(p) = on_path("zenity") {
+            return Ok(Dialog::Zenity(p));
+        }
+        if let Some(p) = on_path("kdialog") {
+            return Ok(Dialog::Kdialog(p));
+        }
+        Err("a display, but neither zenity nor kdialog is installed".into())
+    }
+
+    /// Shows `text` (first line: the question) and returns what was typed.
+    pub fn ask(&self, title: &str, text: &str, timeout: Duration) -> Result<Answer, Failure> {
+        let mut cmd = match self {
+            Dialog::Zenity(p) => {
+                let mut c = Command::new(p);
+                c.args(["--entry", "--hide-text"])
+                    .arg(format!("--title={title}"))
+                    .arg(format!("--text={text}"));
+                c
+            }
+            Dialog::Kdialog(p) => {
+                let mut c = Command::new(p);
+                c.arg("--title").arg(title).arg("--password").arg(text);
+                c
+            }
+            Dialog::Osascript => {
+                let mut c = Command::new("osascript");
+                c.arg("-e")
+                    .arg(format!(
+                        "display dialog {} with title {} default answer \"\" with hidden answer",
+                        applescript_string(text),
+                        applescript_string(title)
+                    ))
+                    .arg("-e")
+                    .arg("text returned of result");
+                c
+            }
+        };
+        // The dialog's chatter (GTK warnings) must not reach the AWS CLI's error output.
+        cmd.stdin(Stdio::null()).stderr(Stdio::null());
+        match subprocess::first_line(cmd, timeout) {
+            Ok(line) => Ok(Answer::Typed(line)),
+            // All three exit 1 on Cancel or Escape.
+            Err(Failure::Status(s)) if s.code() == Some(1) => Ok(Answer::Cancelled),
+            // An empty answer: ask again, as for a mistyped code.
+            Err(Failure::NoOutput) => Ok(Answer::Typed(Zeroizing::new(String::new()))),
+            Err(other) => Err(other),
+        }
+    }
+}
+
+fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+fn applescript_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}

@@ -1,0 +1,56 @@
+//! `mfa_process` (aws-vault's key): a command whose first line of output is the MFA code, such
+//! as `ykman oath accounts code -s aws` or `op item get aws --otp`. It runs through the
+//! platform shell, as the user wrote it. Its stdin and stderr are the controlling terminal when
+//! there is one, so that `ykman` can say "touch your key" even though the AWS CLI captures our
+//! stderr; only its stdout is ours, and only its first line is used.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use zeroize::Zeroizing;
+
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::subprocess::{self, Failure};
+use crate::tty;
+
+/// The code line printed by the profile's `mfa_process`, not yet checked for format.
+pub fn run(settings: &Settings, command: &str) -> Result<Zeroizing<String>> {
+    let mut cmd = shell(command);
+    match tty::open() {
+        Ok(tty) => {
+            let err = tty.try_clone().map(Stdio::from).unwrap_or(Stdio::inherit());
+            cmd.stdin(tty).stderr(err);
+        }
+        Err(_) => {
+            cmd.stdin(Stdio::null()).stderr(Stdio::inherit());
+        }
+    }
+    let timeout = settings.mfa_process_timeout_seconds;
+    subprocess::first_line(cmd, Duration::from_secs(timeout.into())).map_err(|f| {
+        Error::MfaProcess {
+            profile: settings.profile.clone(),
+            what: match f {
+                Failure::TimedOut(s) => format!(
+                    "did not print a code within {s} s (raise mfa_env_mfa_process_timeout_seconds if it needs longer)"
+                ),
+                other => other.to_string(),
+            },
+        }
+    })
+}
+
+#[cfg(unix)]
+fn shell(command: &str) -> Command {
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c").arg(command);
+    cmd
+}
+
+#[cfg(windows)]
+fn shell(command: &str) -> Command {
+    use std::os::windows::process::CommandExt;
+    let mut cmd = Command::new("cmd.exe");
+    cmd.arg("/C").raw_arg(command);
+    cmd
+}

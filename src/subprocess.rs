@@ -1,0 +1,121 @@
+//! Runs a helper program whose answer is the first line of its output: an `mfa_process`, a
+//! desktop dialog. The answer is an MFA code, so it is read from a pipe into memory that is
+//! wiped when dropped, and a program that hangs (a YubiKey no one touches, a dialog no one
+//! sees) is killed at a deadline: a credential helper must never wait forever.
+
+use std::io::Read;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use zeroize::Zeroizing;
+
+/// Why a helper gave no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error("could not be started: {0}")]
+    Spawn(std::io::Error),
+    #[error("exited with {0}")]
+    Status(ExitStatus),
+    #[error("did not finish within {0} s")]
+    TimedOut(u64),
+    #[error("printed nothing")]
+    NoOutput,
+    #[error("its output could not be read: {0}")]
+    Read(std::io::Error),
+}
+
+/// More than any code or dialog answer; a helper that prints more is cut off, not buffered.
+const MAX_OUTPUT: u64 = 64 * 1024;
+
+/// Runs `cmd` with its stdout piped to us and returns the first line it printed, trimmed.
+/// Its stdin and stderr are whatever the caller set on `cmd`.
+pub fn first_line(mut cmd: Command, timeout: Duration) -> Result<Zeroizing<String>, Failure> {
+    let deadline = Instant::now() + timeout;
+    let mut child = cmd.stdout(Stdio::piped()).spawn().map_err(Failure::Spawn)?;
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = mpsc::channel();
+    // A reader thread, so that the deadline holds even for a helper that never closes stdout.
+    std::thread::spawn(move || {
+        let mut buf = Zeroizing::new(Vec::new());
+        let read = (&mut stdout).take(MAX_OUTPUT).read_to_end(&mut buf);
+        let _ = tx.send(read.map(|_| buf));
+    });
+    let output = match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        Ok(read) => read.map_err(Failure::Read)?,
+        Err(_) => return Err(kill(child, timeout)),
+    };
+    let status = match wait_until(&mut child, deadline) {
+        Some(status) => status,
+        None => return Err(kill(child, timeout)),
+    };
+    if !status.success() {
+        return Err(Failure::Status(status));
+    }
+    let text = String::from_utf8_lossy(&output);
+    let line = text.lines().next().map(str::trim).unwrap_or("");
+    if line.is_empty() {
+        return Err(Failure::NoOutput);
+    }
+    Ok(Zeroizing::new(line.to_owned()))
+}
+
+/// Waits for `child` to exit, up to `deadline`.
+fn wait_until(child: &mut Child, deadline: Instant) -> Option<ExitStatus> {
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Ok(None) | Err(_) => return None,
+        }
+    }
+}
+
+fn kill(mut child: Child, timeout: Duration) -> Failure {
+    let _ = child.kill();
+    let _ = child.wait();
+    Failure::TimedOut(timeout.as_secs())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Command {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", script]);
+        cmd
+    }
+
+    const SECOND: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn takes_the_first_line_trimmed() {
+        let line = first_line(sh("printf ' 123456 \\nmore\\n'"), SECOND).unwrap();
+        assert_eq!(line.as_str(), "123456");
+    }
+
+    #[test]
+    fn reports_failure_silence_and_hangs() {
+        assert!(matches!(
+            first_line(sh("echo 123456; exit 3"), SECOND),
+            Err(Failure::Status(s)) if s.code() == Some(3)
+        ));
+        assert!(matches!(
+            first_line(sh("true"), SECOND),
+            Err(Failure::NoOutput)
+        ));
+        let started = Instant::now();
+        assert!(matches!(
+            first_line(sh("exec sleep 30"), SECOND),
+            Err(Failure::TimedOut(1))
+        ));
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(matches!(
+            first_line(Command::new("/nonexistent/helper"), SECOND),
+            Err(Failure::Spawn(_))
+        ));
+    }
+}
