@@ -28,7 +28,7 @@ Examples:
 /// Without a subcommand, prints credentials for the profile (the same as `mfa-env export`),
 /// asking for an MFA code only when no cached session has more than 15 minutes left.
 #[derive(Debug, Parser)]
-#[command(name = "mfa-env", version, after_help = EXAMPLES, args_conflicts_with_subcommands = true)]
+#[command(name = "mfa-env", version, after_help = EXAMPLES)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -56,6 +56,30 @@ pub struct Global {
     /// Which keyring holds the cache and the long-term keys
     #[arg(long, global = true, env = "MFA_ENV_KEYRING", value_enum, default_value_t = StoreChoice::Auto)]
     pub keyring: StoreChoice,
+}
+
+impl Cli {
+    /// Parses the command line. `--format` and `--token-code` before a subcommand belong to
+    /// the default command, so they are refused there rather than silently ignored (clap's
+    /// `args_conflicts_with_subcommands` would refuse `-p` and `--keyring` too).
+    pub fn parse_args() -> Cli {
+        use clap::{CommandFactory, FromArgMatches, parser::ValueSource};
+        let mut cmd = Cli::command();
+        let matches = cmd.get_matches_mut();
+        let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        if let Some((sub, _)) = matches.subcommand() {
+            for (id, flag) in [("format", "--format"), ("token_code", "--token-code")] {
+                if matches.value_source(id) == Some(ValueSource::CommandLine) {
+                    cmd.error(
+                        clap::error::ErrorKind::ArgumentConflict,
+                        format!("{flag} before `{sub}` belongs to the default command; put it after `{sub}` if `{sub}` takes it"),
+                    )
+                    .exit();
+                }
+            }
+        }
+        cli
+    }
 }
 
 impl Global {

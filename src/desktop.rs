@@ -74,6 +74,8 @@ impl Dialog {
         };
         // The dialog's chatter (GTK warnings) must not reach the AWS CLI's error output.
         cmd.stdin(Stdio::null()).stderr(Stdio::null());
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         match subprocess::first_line(cmd, timeout) {
             Ok(line) => Ok(Answer::Typed(line)),
             // All three exit 1 on Cancel or Escape.

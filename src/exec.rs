@@ -26,7 +26,7 @@ const REMOVED: &[&str] = &["AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SECURITY_T
 /// Refuses to run inside another `exec` unless asked; checked before any prompt.
 pub fn check_nesting(allow_nested: bool) -> Result<()> {
     match std::env::var(MARKER) {
-        Ok(outer) if !allow_nested => Err(Error::ExecNested { outer }),
+        Ok(outer) if !outer.is_empty() && !allow_nested => Err(Error::ExecNested { outer }),
         _ => Ok(()),
     }
 }

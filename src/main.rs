@@ -14,8 +14,6 @@
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use mfa_env::cli::{Cli, CodeArgs, Command, ExportArgs, Global};
 use mfa_env::code::CodeSource;
 use mfa_env::config::Settings;
@@ -25,7 +23,7 @@ use mfa_env::store::Store;
 use mfa_env::{cache, clock, commands, config, exec, output, session};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_args();
     match run(cli) {
         Ok(status) => ExitCode::from(status),
         Err(e) => {

@@ -2,7 +2,10 @@
 //! as `ykman oath accounts code -s aws` or `op item get aws --otp`. It runs through the
 //! platform shell, as the user wrote it. Its stdin and stderr are the controlling terminal when
 //! there is one, so that `ykman` can say "touch your key" even though the AWS CLI captures our
-//! stderr; only its stdout is ours, and only its first line is used.
+//! stderr; only its stdout is ours, and only its first line is used. At a terminal it stays in
+//! our process group, so that it may read from the terminal and Ctrl-C reaches it; at its
+//! deadline only the shell is killed then, and anything the shell started keeps nothing of the
+//! caller's but the terminal.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -23,7 +26,12 @@ pub fn run(settings: &Settings, command: &str) -> Result<Zeroizing<String>> {
             cmd.stdin(tty).stderr(err);
         }
         Err(_) => {
+            // No person to talk to: its messages go to our stderr, and in a process group of
+            // its own it can be killed whole at the deadline, so that nothing it started keeps
+            // that stderr (the AWS CLI's pipe) open.
             cmd.stdin(Stdio::null()).stderr(Stdio::inherit());
+            #[cfg(unix)]
+            std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         }
     }
     let timeout = settings.mfa_process_timeout_seconds;

@@ -73,7 +73,20 @@ fn wait_until(child: &mut Child, deadline: Instant) -> Option<ExitStatus> {
     }
 }
 
+/// Kills the helper, and its whole process group when it leads one: a shell's children
+/// (`sh -c 'ykman …'`) would otherwise live on holding our stderr, which the AWS CLI reads to
+/// the end.
 fn kill(mut child: Child, timeout: Duration) -> Failure {
+    #[cfg(unix)]
+    {
+        let pid = child.id() as libc::pid_t;
+        // SAFETY: plain syscalls on a child we have not reaped, so its pid is still ours.
+        unsafe {
+            if libc::getpgid(pid) == pid {
+                libc::killpg(pid, libc::SIGKILL);
+            }
+        }
+    }
     let _ = child.kill();
     let _ = child.wait();
     Failure::TimedOut(timeout.as_secs())
@@ -82,6 +95,7 @@ fn kill(mut child: Child, timeout: Duration) -> Failure {
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
+    use std::os::unix::process::CommandExt;
 
     fn sh(script: &str) -> Command {
         let mut cmd = Command::new("sh");
@@ -112,6 +126,12 @@ mod tests {
             first_line(sh("exec sleep 30"), SECOND),
             Err(Failure::TimedOut(1))
         ));
+        assert!(started.elapsed() < Duration::from_secs(5));
+        // A shell whose child holds the pipe: the group goes, so the pipe closes.
+        let mut cmd = sh("sleep 30; true");
+        cmd.process_group(0).stderr(Stdio::piped());
+        let started = Instant::now();
+        assert!(matches!(first_line(cmd, SECOND), Err(Failure::TimedOut(1))));
         assert!(started.elapsed() < Duration::from_secs(5));
         assert!(matches!(
             first_line(Command::new("/nonexistent/helper"), SECOND),
