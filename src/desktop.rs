@@ -51,7 +51,7 @@ impl Dialog {
                 let mut c = Command::new(p);
                 c.args(["--entry", "--hide-text"])
                     .arg(format!("--title={title}"))
-                    .arg(format!("--text={text}"));
+                    .arg(format!("--text={}", pango_escape(text)));
                 c
             }
             Dialog::Kdialog(p) => {
@@ -91,6 +91,13 @@ fn on_path(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|dir| dir.join(name))
         .find(|p| p.is_file())
+}
+
+/// zenity reads `--text` as Pango markup; a profile name may hold `<` or `&`.
+fn pango_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn applescript_string(s: &str) -> String {
