@@ -448,4 +448,55 @@ mod tests {
         .unwrap();
         assert_eq!(s.min_remaining_seconds, 450);
     }
+
+    #[test]
+    fn mfa_process_and_its_timeout() {
+        let s = load_text(DEV, "", &[], "dev").unwrap();
+        assert_eq!((s.mfa_process, s.mfa_process_timeout_seconds), (None, 30));
+        assert!(
+            !s.region_configured,
+            "the us-east-1 fallback is not a configured region"
+        );
+        let config = format!(
+            "{DEV}mfa_process = ykman oath accounts code -s aws\nmfa_env_mfa_process_timeout_seconds = 90\n"
+        );
+        let s = load_text(&config, "", &[("AWS_REGION", "eu-north-1")], "dev").unwrap();
+        assert_eq!(
+            s.mfa_process.as_deref(),
+            Some("ykman oath accounts code -s aws")
+        );
+        assert_eq!(s.mfa_process_timeout_seconds, 90);
+        assert!(s.region_configured);
+        let blank = load_text(&format!("{DEV}mfa_process =\n"), "", &[], "dev").unwrap();
+        assert_eq!(blank.mfa_process, None, "an empty mfa_process means none");
+        for bad in ["0", "601", "ten"] {
+            let config = format!("{DEV}mfa_env_mfa_process_timeout_seconds = {bad}\n");
+            let e = load_text(&config, "", &[], "dev").unwrap_err().to_string();
+            assert!(
+                e.contains("mfa_env_mfa_process_timeout_seconds") && e.contains("1 to 600"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn code_sources_in_the_spec_order() {
+        use crate::code::CodeSource;
+        let with = load_text(&format!("{DEV}mfa_process = echo 123456\n"), "", &[], "dev").unwrap();
+        let without = load_text(DEV, "", &[], "dev").unwrap();
+        assert!(matches!(
+            CodeSource::choose(Some("654321"), &with),
+            CodeSource::Given("654321")
+        ));
+        assert!(matches!(
+            CodeSource::choose(None, &with),
+            CodeSource::Process("echo 123456")
+        ));
+        assert!(matches!(
+            CodeSource::choose(None, &without),
+            CodeSource::Person
+        ));
+        assert!(CodeSource::Person.can_ask_again());
+        assert!(!CodeSource::Process("x").can_ask_again());
+    }
 }

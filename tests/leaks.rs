@@ -39,7 +39,9 @@ fn no_secret_outside_the_requested_output() {
             .map(|k| session[*k].as_str().unwrap().to_owned())
             .collect();
         let mut secrets: Vec<&str> = session_secrets.iter().map(String::as_str).collect();
-        secrets.extend([LT_KEY_ID, LT_SECRET, "135790", "000000", "246802"]);
+        secrets.extend([
+            LT_KEY_ID, LT_SECRET, "135790", "000000", "246802", "975310", "864209",
+        ]);
 
         // Every format: the session's secrets only on stdout, nothing on stderr.
         for format in [
@@ -60,6 +62,13 @@ fn no_secret_outside_the_requested_output() {
             assert_no_secret(&out.stderr, &secrets, "stderr");
         }
 
+        // exec hands the session to its command and prints nothing of its own.
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.args(["--profile", &bed.profile, "exec", "--", "true"]);
+        let out = bed.run_cmd(cmd, None);
+        out.ok();
+        assert_no_secret(&(out.stdout + &out.stderr), &secrets, "exec's output");
+
         // Every error path we can drive from here; none may print a secret anywhere.
         let mut errors: Vec<Out> = Vec::new();
         bed.run(&["clear"], None).ok();
@@ -78,6 +87,17 @@ fn no_secret_outside_the_requested_output() {
             Some(&format!("ASIAMFAENVTESTKEY001\n{LT_SECRET}\n")),
         ));
         errors.push(bed.run(&["add", "--stdin"], Some(&format!("{LT_KEY_ID}\n"))));
+        for mfa_process in ["echo 975310; exit 3", "echo 864209x", "echo 000000"] {
+            bed.write_config(&format!(
+                "mfa_serial = {}\nmfa_env_source_profile = {}-base\nmfa_process = {mfa_process}\n",
+                bed.serial, bed.profile
+            ));
+            errors.push(bed.run(&[], None)); // failed, not a code, rejected by STS
+        }
+        bed.write_config(&format!(
+            "mfa_serial = {}\nmfa_env_source_profile = {}-base\n",
+            bed.serial, bed.profile
+        ));
         for out in &errors {
             assert_ne!(out.code, Some(0), "{}", out.stderr);
             assert_eq!(out.stdout, "");
