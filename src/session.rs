@@ -47,6 +47,18 @@ fn with_accepted_code(
         let ask_again = code_source.can_ask_again() && attempt < CODE_ATTEMPTS;
         let code = code::obtain(code_source, settings, note.as_deref())?;
         if used_code::was_just_used(store, &settings.serial, &code, clock::now()) {
+            // A program (another profile on the same device, moments ago) gets the next code
+            // by itself; waiting for it is better than failing.
+            if matches!(code_source, CodeSource::Process(_)) && attempt < CODE_ATTEMPTS {
+                let wait = used_code::until_next_code(clock::now());
+                eprintln!(
+                    "mfa-env: mfa_process gave the code just accepted for {}; waiting {} s for the next one",
+                    settings.serial,
+                    wait.as_secs()
+                );
+                std::thread::sleep(wait);
+                continue;
+            }
             let err = Error::CodeReused {
                 serial: settings.serial.to_string(),
             };

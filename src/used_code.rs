@@ -33,6 +33,13 @@ struct StoredRef<'a> {
     step: i64,
 }
 
+/// How long until an authenticator shows its next code (the next time step starts), with a
+/// second to spare for a generator whose clock is a little behind ours.
+pub fn until_next_code(now: DateTime<Utc>) -> std::time::Duration {
+    let into_step = now.timestamp().rem_euclid(STEP_SECONDS);
+    std::time::Duration::from_secs((STEP_SECONDS - into_step + 1) as u64)
+}
+
 fn step(t: DateTime<Utc>) -> i64 {
     t.timestamp().div_euclid(STEP_SECONDS)
 }
@@ -76,5 +83,13 @@ mod tests {
         assert_eq!(step(t(29)), 0);
         assert_eq!(step(t(30)), 1);
         assert_eq!(step(t(-1)), -1);
+    }
+
+    #[test]
+    fn next_code_is_at_the_next_step_plus_a_second() {
+        let t = |s| DateTime::from_timestamp(s, 0).unwrap();
+        assert_eq!(until_next_code(t(60)).as_secs(), 31);
+        assert_eq!(until_next_code(t(89)).as_secs(), 2);
+        assert_eq!(step(t(89) + chrono::Duration::seconds(2)), step(t(89)) + 1);
     }
 }

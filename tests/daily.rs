@@ -229,6 +229,48 @@ fn mfa_process_supplies_the_code() {
     assert_eq!(standin.requests().len(), 1);
 }
 
+/// Two profiles on one device: the second gets the same code from the generator moments later,
+/// which STS would refuse. mfa-env waits for the next code instead of failing.
+#[test]
+fn mfa_process_waits_for_the_next_code_rather_than_reuse_one() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let standin = StandIn::start(dir.path());
+    let bed = Bed::new(Keyring::Keyutils, "mfaproc-reuse", &standin.url);
+    let mfa_process = format!("mfa_process = oathtool --totp -b {SEED}\n");
+    bed.append_config(&mfa_process);
+    let second = format!("{}-second", bed.profile);
+    bed.append_config(&format!(
+        "[profile {second}]\nmfa_serial = {}\nmfa_env_source_profile = {}-base\n{mfa_process}",
+        bed.serial, bed.profile
+    ));
+    // Start just after a step began, so that the second call surely sees the same code.
+    #[allow(clippy::disallowed_methods)]
+    let into_step = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        % 30;
+    if into_step > 20 {
+        std::thread::sleep(Duration::from_secs(31 - into_step));
+    }
+    bed.run(&["--format", "process"], None).ok();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--profile", &second, "--format", "process"]);
+    let out = bed.run_cmd(cmd, None);
+    out.ok();
+    assert!(
+        out.stderr
+            .contains("mfa_process gave the code just accepted")
+            && out.stderr.contains("waiting"),
+        "{}",
+        out.stderr
+    );
+    let sent = standin.requests();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert_ne!(sent[0], sent[1], "a code is never sent twice");
+}
+
 #[test]
 fn mfa_process_that_fails_is_silent_prints_junk_or_hangs_sends_nothing() {
     let _k = shared();
