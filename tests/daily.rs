@@ -5,7 +5,6 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -131,17 +130,9 @@ fn exec_passes_exit_status_and_signals_through() {
     );
 
     // A signal sent to mfa-env reaches the command, which decides the status.
-    let mut cmd = sh("trap 'exit 42' TERM; echo ready; while :; do sleep 0.05; done");
-    bed.apply_env(&mut cmd);
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    unsafe {
-        cmd.pre_exec(|| {
-            nix::unistd::setsid()
-                .map(drop)
-                .map_err(std::io::Error::from)
-        });
-    }
-    let mut child = cmd.spawn().unwrap();
+    let mut child = bed.spawn_cmd(sh(
+        "trap 'exit 42' TERM; echo ready; while :; do sleep 0.05; done",
+    ));
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)

@@ -356,7 +356,17 @@ impl Bed {
     }
 
     /// Any program, in this bed's environment and without a controlling terminal.
-    pub fn run_cmd(&self, mut cmd: Command, stdin: Option<&str>) -> Out {
+    pub fn run_cmd(&self, cmd: Command, stdin: Option<&str>) -> Out {
+        let mut child = self.spawn_cmd(cmd);
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+        drop(input);
+        Out::from(child.wait_with_output().unwrap())
+    }
+
+    /// Starts any program in this bed's environment, without a controlling terminal, with
+    /// stdin, stdout and stderr piped.
+    pub fn spawn_cmd(&self, mut cmd: Command) -> Child {
         self.apply_env(&mut cmd);
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -369,11 +379,7 @@ impl Bed {
                     .map_err(std::io::Error::from)
             });
         }
-        let mut child = cmd.spawn().expect("spawn");
-        let mut input = child.stdin.take().unwrap();
-        input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
-        drop(input);
-        Out::from(child.wait_with_output().unwrap())
+        cmd.spawn().expect("spawn")
     }
 
     /// Gets a session with a code, as a user would before scripts can use the cache. Each call
