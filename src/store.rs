@@ -11,6 +11,9 @@ use std::sync::Arc;
 use keyring_core::{CredentialStore, Entry, Error as KeyringError};
 use zeroize::Zeroizing;
 
+#[cfg(target_os = "linux")]
+mod secret_service;
+
 /// The keyring "service" under which every mfa-env item is stored.
 const SERVICE: &str = "mfa-env";
 
@@ -66,7 +69,15 @@ pub enum StoreError {
 /// One opened keyring.
 pub struct Store {
     choice: StoreChoice,
-    inner: Arc<CredentialStore>,
+    backend: Backend,
+}
+
+/// The Secret Service is spoken to directly (see `secret_service` for why); every other store
+/// through its keyring-core store crate.
+enum Backend {
+    Keyring(Arc<CredentialStore>),
+    #[cfg(target_os = "linux")]
+    SecretService(secret_service::Service),
 }
 
 impl Store {
@@ -75,13 +86,9 @@ impl Store {
         match choice {
             StoreChoice::Auto => open_auto(),
             explicit => platform::open(explicit)
-                .and_then(|store| {
-                    probe(&store)?;
-                    Ok(store)
-                })
-                .map(|inner| Store {
+                .map(|backend| Store {
                     choice: explicit,
-                    inner,
+                    backend,
                 })
                 .map_err(|detail| StoreError::Unavailable {
                     store: explicit.name(),
@@ -98,7 +105,18 @@ impl Store {
     /// The item's bytes, or `None` when there is no such item (or more than one, which only
     /// another program could have made: treated as absent, and replaced on the next write).
     pub fn get(&self, item: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
-        match self.entry(item, "read")?.get_secret() {
+        let keyring = match &self.backend {
+            Backend::Keyring(k) => k,
+            #[cfg(target_os = "linux")]
+            Backend::SecretService(ss) => {
+                return match ss.get(item) {
+                    Ok(secret_service::Found::One(bytes)) => Ok(Some(bytes)),
+                    Ok(_) => Ok(None),
+                    Err(e) => Err(self.access_error("read", item, &e)),
+                };
+            }
+        };
+        match self.entry(keyring, item, "read")?.get_secret() {
             Ok(bytes) => Ok(Some(Zeroizing::new(bytes))),
             Err(KeyringError::NoEntry | KeyringError::Ambiguous(_)) => Ok(None),
             Err(e) => Err(self.access_error("read", item, &e)),
@@ -109,7 +127,16 @@ impl Store {
     /// payload atomically; the Secret Service updates the existing item), so a reader sees
     /// either the old value or the new one.
     pub fn set(&self, item: &str, value: &[u8]) -> Result<(), StoreError> {
-        let entry = self.entry(item, "write")?;
+        let keyring = match &self.backend {
+            Backend::Keyring(k) => k,
+            #[cfg(target_os = "linux")]
+            Backend::SecretService(ss) => {
+                return ss
+                    .set(item, &format!("mfa-env: {item}"), value)
+                    .map_err(|e| self.access_error("write", item, &e));
+            }
+        };
+        let entry = self.entry(keyring, item, "write")?;
         match entry.set_secret(value) {
             Ok(()) => Ok(()),
             Err(KeyringError::Ambiguous(duplicates)) => {
@@ -126,7 +153,16 @@ impl Store {
 
     /// Deletes the item; `Ok(false)` when it was not there.
     pub fn delete(&self, item: &str) -> Result<bool, StoreError> {
-        match self.entry(item, "delete")?.delete_credential() {
+        let keyring = match &self.backend {
+            Backend::Keyring(k) => k,
+            #[cfg(target_os = "linux")]
+            Backend::SecretService(ss) => {
+                return ss
+                    .delete(item)
+                    .map_err(|e| self.access_error("delete", item, &e));
+            }
+        };
+        match self.entry(keyring, item, "delete")?.delete_credential() {
             Ok(()) => Ok(true),
             Err(KeyringError::NoEntry) => Ok(false),
             Err(KeyringError::Ambiguous(duplicates)) => {
@@ -140,16 +176,23 @@ impl Store {
         }
     }
 
-    fn entry(&self, item: &str, op: &'static str) -> Result<Entry, StoreError> {
-        let label = format!("mfa-env: {item}");
-        let modifiers = std::collections::HashMap::from([("label", label.as_str())]);
-        let modifiers = (self.choice == StoreChoice::SecretService).then_some(&modifiers);
-        self.inner
-            .build(SERVICE, item, modifiers)
+    fn entry(
+        &self,
+        keyring: &Arc<CredentialStore>,
+        item: &str,
+        op: &'static str,
+    ) -> Result<Entry, StoreError> {
+        keyring
+            .build(SERVICE, item, None)
             .map_err(|e| self.access_error(op, item, &e))
     }
 
-    fn access_error(&self, op: &'static str, item: &str, e: &KeyringError) -> StoreError {
+    fn access_error(
+        &self,
+        op: &'static str,
+        item: &str,
+        e: &(dyn std::error::Error + 'static),
+    ) -> StoreError {
         StoreError::Access {
             store: self.name(),
             op,
@@ -160,23 +203,23 @@ impl Store {
     }
 }
 
-/// Building an entry is where a store without access says so (keyutils without a session
-/// keyring), so `open` does it once rather than letting the first real read fail later.
-fn probe(store: &Arc<CredentialStore>) -> Result<(), String> {
+/// Building an entry is where a keyring-core store without access says so (keyutils without a
+/// session keyring), so `open` does it once rather than letting the first real read fail later.
+fn probed(store: Arc<CredentialStore>) -> Result<Backend, String> {
     store
         .build(SERVICE, "probe", None)
-        .map(drop)
-        .map_err(|e| one_line(&e))
+        .map_err(|e| one_line(&e))?;
+    Ok(Backend::Keyring(store))
 }
 
 fn open_auto() -> Result<Store, StoreError> {
     let mut tried = Vec::new();
     for choice in platform::AUTO_ORDER {
-        match platform::open(*choice).and_then(|s| probe(&s).map(|()| s)) {
-            Ok(inner) => {
+        match platform::open(*choice) {
+            Ok(backend) => {
                 return Ok(Store {
                     choice: *choice,
-                    inner,
+                    backend,
                 });
             }
             Err(detail) => tried.push(format!("{}: {detail}", choice.name())),
@@ -224,20 +267,20 @@ mod platform {
     pub const AUTO_ORDER: &[StoreChoice] = &[StoreChoice::SecretService, StoreChoice::Keyutils];
     pub const AUTO_HINT: &str = "start a Secret Service in this session, or run under `keyctl session - <command>` so the kernel keyring is usable";
 
-    pub fn open(choice: StoreChoice) -> Result<Arc<CredentialStore>, String> {
+    pub fn open(choice: StoreChoice) -> Result<Backend, String> {
         match choice {
             StoreChoice::SecretService => {
                 // Without a session bus there is nothing to ask; do not let libdbus guess.
                 if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none_or(|a| a.is_empty()) {
                     return Err("no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)".into());
                 }
-                dbus_secret_service_keyring_store::Store::new()
-                    .map(|s| s as Arc<CredentialStore>)
+                secret_service::Service::connect()
+                    .map(Backend::SecretService)
                     .map_err(|e| one_line(&e))
             }
             StoreChoice::Keyutils => linux_keyutils_keyring_store::Store::new()
-                .map(|s| s as Arc<CredentialStore>)
-                .map_err(|e| one_line(&e)),
+                .map_err(|e| one_line(&e))
+                .and_then(|s| probed(s)),
             other => Err(format!("{} is not available on Linux", other.name())),
         }
     }
@@ -250,11 +293,11 @@ mod platform {
     pub const AUTO_ORDER: &[StoreChoice] = &[StoreChoice::Keychain];
     pub const AUTO_HINT: &str = "unlock the login Keychain";
 
-    pub fn open(choice: StoreChoice) -> Result<Arc<CredentialStore>, String> {
+    pub fn open(choice: StoreChoice) -> Result<Backend, String> {
         match choice {
             StoreChoice::Keychain => apple_native_keyring_store::keychain::Store::new()
-                .map(|s| s as Arc<CredentialStore>)
-                .map_err(|e| one_line(&e)),
+                .map_err(|e| one_line(&e))
+                .and_then(|s| probed(s)),
             other => Err(format!("{} is not available on macOS", other.name())),
         }
     }
@@ -267,11 +310,11 @@ mod platform {
     pub const AUTO_ORDER: &[StoreChoice] = &[StoreChoice::Windows];
     pub const AUTO_HINT: &str = "check that Credential Manager is running";
 
-    pub fn open(choice: StoreChoice) -> Result<Arc<CredentialStore>, String> {
+    pub fn open(choice: StoreChoice) -> Result<Backend, String> {
         match choice {
             StoreChoice::Windows => windows_native_keyring_store::Store::new()
-                .map(|s| s as Arc<CredentialStore>)
-                .map_err(|e| one_line(&e)),
+                .map_err(|e| one_line(&e))
+                .and_then(|s| probed(s)),
             other => Err(format!("{} is not available on Windows", other.name())),
         }
     }

@@ -1,0 +1,48 @@
+//! The floor that `scripts/bench` measures mfa-env's cached call against: read one item with the
+//! same crates and store settings mfa-env uses (dbus-secret-service over a plain session; the
+//! linux-keyutils keyring-core store), write its bytes to stdout, exit. Nothing else: no config
+//! files, no JSON, no command-line parser.
+//!
+//!   minimal_read secret-service|keyutils ITEM
+
+#[cfg(target_os = "linux")]
+fn main() {
+    use std::io::Write;
+    use std::sync::Arc;
+
+    use keyring_core::CredentialStore;
+
+    let mut args = std::env::args().skip(1);
+    let (Some(store), Some(item)) = (args.next(), args.next()) else {
+        eprintln!("usage: minimal_read secret-service|keyutils ITEM");
+        std::process::exit(2);
+    };
+    let secret = match store.as_str() {
+        "secret-service" => {
+            use dbus_secret_service::{EncryptionType, SecretService};
+            let ss = SecretService::connect(EncryptionType::Plain).expect("open");
+            let attributes = std::collections::HashMap::from([
+                ("service", "mfa-env"),
+                ("username", item.as_str()),
+            ]);
+            let found = ss.search_items(attributes).expect("search");
+            found.unlocked[0].get_secret().expect("read")
+        }
+        "keyutils" => {
+            let store: Arc<CredentialStore> =
+                linux_keyutils_keyring_store::Store::new().expect("open");
+            store
+                .build("mfa-env", &item, None)
+                .and_then(|entry| entry.get_secret())
+                .expect("read")
+        }
+        other => panic!("unknown store {other}"),
+    };
+    std::io::stdout().write_all(&secret).expect("write");
+}
+
+#[cfg(not(target_os = "linux"))]
+fn main() {
+    eprintln!("minimal_read: Linux only");
+    std::process::exit(2);
+}
