@@ -8,6 +8,8 @@ use clap_complete::Shell;
 use crate::output::Format;
 use crate::store::StoreChoice;
 
+pub mod fast;
+
 const EXAMPLES: &str = "\
 Examples:
   # in ~/.aws/config, so every aws command and SDK gets MFA credentials:
@@ -64,6 +66,10 @@ impl Cli {
     /// `args_conflicts_with_subcommands` would refuse `-p` and `--keyring` too).
     pub fn parse_args() -> Cli {
         use clap::{CommandFactory, FromArgMatches, parser::ValueSource};
+        let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+        if let Some(cli) = fast::parse(&args, |name| std::env::var_os(name)) {
+            return cli;
+        }
         let mut cmd = Cli::command();
         let matches = cmd.get_matches_mut();
         let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());

@@ -117,7 +117,13 @@ impl Store {
             }
         };
         match self.entry(keyring, item, "read")?.get_secret() {
-            Ok(bytes) => Ok(Some(Zeroizing::new(bytes))),
+            Ok(mut bytes) => {
+                // keyutils reads into a 64 KiB buffer; wiping all of its capacity would touch
+                // 16 fresh pages on every cached call. Keep an exact copy, wipe what was read.
+                let secret = Zeroizing::new(bytes.to_vec());
+                zeroize::Zeroize::zeroize(bytes.as_mut_slice());
+                Ok(Some(secret))
+            }
             Err(KeyringError::NoEntry | KeyringError::Ambiguous(_)) => Ok(None),
             Err(e) => Err(self.access_error("read", item, &e)),
         }

@@ -49,6 +49,11 @@ impl Xvfb {
     }
 
     fn xdotool(&self, args: &[&str]) -> String {
+        self.try_xdotool(args)
+            .unwrap_or_else(|e| panic!("xdotool {args:?}: {e}"))
+    }
+
+    fn try_xdotool(&self, args: &[&str]) -> Result<String, String> {
         let out = Command::new(system_bin("timeout"))
             .arg("20")
             .arg(system_bin("xdotool"))
@@ -56,29 +61,32 @@ impl Xvfb {
             .env("DISPLAY", &self.display)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "xdotool {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
     }
 
     /// Waits for a dialog window whose title contains `name`, shown by a process other than
     /// `except` (window ids can be reused; process ids are not, while the test runs); returns the
-    /// window id and the process id.
+    /// window id and the process id. A window may vanish between the search and the question
+    /// (the previous dialog closing): that is not an error, the search goes on.
     fn wait_for_window(&self, name: &str, except: Option<&str>) -> (String, String) {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let ids = self.xdotool(&["search", "--sync", "--onlyvisible", "--name", name]);
+            let ids = self
+                .try_xdotool(&["search", "--onlyvisible", "--name", name])
+                .unwrap_or_default();
             for id in ids.lines() {
-                let pid = self.xdotool(&["getwindowpid", id]);
-                if Some(pid.as_str()) != except {
+                if let Ok(pid) = self.try_xdotool(&["getwindowpid", id])
+                    && Some(pid.as_str()) != except
+                {
                     return (id.to_owned(), pid);
                 }
             }
             assert!(Instant::now() < deadline, "no new window named {name}");
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
 
