@@ -27,6 +27,7 @@ for_each_keyring!(
     fish_sources_working_credentials,
     cached_call_opens_no_network_socket,
     cached_call_survives_sts_going_away,
+    a_miss_connects_only_to_the_sts_endpoint,
     corrupt_cache_entry_is_a_miss_and_is_replaced,
     session_near_expiry_is_not_served,
     changed_source_key_gets_a_new_session,
@@ -185,6 +186,40 @@ fn cached_call_opens_no_network_socket(k: Keyring) {
             "no thread or runtime on the cached path:\n{trace}"
         );
     }
+}
+
+/// No region configured, no IMDS: a miss makes exactly the connections to the STS endpoint the
+/// profile names (the SDK's standard retry may open more than one), and no other.
+fn a_miss_connects_only_to_the_sts_endpoint(k: Keyring) {
+    let dir = tempfile::tempdir().unwrap();
+    let moto = Moto::start(dir.path());
+    let bed = Bed::new(k, "onlysts", &moto.url);
+    let port = moto.url.rsplit(':').next().unwrap().to_owned();
+    let trace = dir.path().join("trace");
+    let mut cmd = Command::new(system_bin("strace"));
+    cmd.args(["-f", "-e", "trace=connect", "-o"])
+        .arg(&trace)
+        .args([
+            BIN,
+            "--format",
+            "process",
+            "--token-code",
+            "135791",
+            "--profile",
+            &bed.profile,
+        ]);
+    bed.run_cmd(cmd, None).ok();
+    let trace = std::fs::read_to_string(trace).unwrap();
+    let inet: Vec<&str> = trace.lines().filter(|l| l.contains("AF_INET")).collect();
+    assert!(!inet.is_empty(), "the miss called STS:\n{trace}");
+    for line in &inet {
+        assert!(
+            line.contains(&format!("sin_port=htons({port})"))
+                && line.contains("inet_addr(\"127.0.0.1\")"),
+            "a connection to something other than the STS endpoint:\n{line}"
+        );
+    }
+    assert!(!trace.contains("169.254.169.254"), "IMDS probed:\n{trace}");
 }
 
 fn cached_call_survives_sts_going_away(k: Keyring) {
