@@ -152,11 +152,14 @@ mod tests {
         let waited = acquire_in(dir.path(), "x", Duration::from_millis(200));
         assert!(matches!(waited, Err(Failure::TimedOut)));
         assert!(started.elapsed() >= Duration::from_millis(200));
+        // A moment's grace: other tests in this binary fork children, and a child between
+        // fork and exec briefly shares every open file, lock files included.
+        let moment = Duration::from_secs(2);
         assert!(
-            acquire_in(dir.path(), "y", Duration::ZERO).is_ok(),
+            acquire_in(dir.path(), "y", moment).is_ok(),
             "other names are independent"
         );
         drop(held);
-        assert!(acquire_in(dir.path(), "x", Duration::ZERO).is_ok());
+        assert!(acquire_in(dir.path(), "x", moment).is_ok());
     }
 }
