@@ -23,6 +23,7 @@ for_each_keyring!(
     first_call_fetches_and_second_is_served_from_cache,
     every_format_prints_the_same_session,
     aws_cli_uses_credential_process,
+    aws_cli_assumes_roles_from_the_mfa_session,
     eval_in_bash_and_zsh_exports_working_credentials,
     fish_sources_working_credentials,
     cached_call_opens_no_network_socket,
@@ -111,6 +112,35 @@ fn aws_cli_uses_credential_process(k: Keyring) {
         2,
         "one GetSessionToken (warm) and one GetCallerIdentity"
     );
+}
+
+/// Roles the SDKs' own way (README, "Roles"): a role profile whose `source_profile` is the
+/// mfa-env profile. The CLI runs mfa-env for the source, then AssumeRole itself; two roles share
+/// one MFA session, so one code serves both.
+fn aws_cli_assumes_roles_from_the_mfa_session(k: Keyring) {
+    let dir = tempfile::tempdir().unwrap();
+    let moto = Moto::start(dir.path());
+    let mut bed = Bed::new(k, "roles", &moto.url);
+    bed.append_config(&format!(
+        "credential_process = {BIN} --format process --profile {p}\nregion = eu-west-1\n\
+         [profile {p}-admin]\nrole_arn = arn:aws:iam::123456789012:role/Admin\nsource_profile = {p}\nregion = eu-west-1\n\
+         [profile {p}-readonly]\nrole_arn = arn:aws:iam::123456789012:role/ReadOnly\nsource_profile = {p}\nregion = eu-west-1\n",
+        p = bed.profile
+    ));
+    bed.warm();
+    for (role, name) in [("admin", "Admin"), ("readonly", "ReadOnly")] {
+        let profile = format!("{}-{role}", bed.profile);
+        bed.set_env("AWS_PROFILE", &profile);
+        let out = aws_cli(&bed, &["sts", "get-caller-identity", "--output", "json"]);
+        out.ok();
+        let arn = out.json()["Arn"].as_str().unwrap().to_owned();
+        assert!(
+            arn.starts_with(&format!("arn:aws:sts::123456789012:assumed-role/{name}/")),
+            "{arn}"
+        );
+    }
+    // warm: GetSessionToken; then per role AssumeRole + GetCallerIdentity. No second code.
+    assert_eq!(moto.calls(), 5);
 }
 
 fn eval_in_bash_and_zsh_exports_working_credentials(k: Keyring) {

@@ -15,7 +15,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_mfa-env");
+/// The binary under test: this build's, or the one `MFA_ENV_TEST_BIN` names when the tests
+/// were compiled (scripts/test runs the CLI suites a second time against the shipped release
+/// build, statically linked as `install` makes it).
+pub const BIN: &str = match option_env!("MFA_ENV_TEST_BIN") {
+    Some(bin) => bin,
+    None => env!("CARGO_BIN_EXE_mfa-env"),
+};
 /// Long-term key pair of the tests' IAM user. Distinct from moto's fixed session values, so a
 /// leak check can tell them apart.
 pub const LT_KEY_ID: &str = "AKIAMFAENVTESTKEY001";
