@@ -191,6 +191,24 @@ pub enum Command {
         all: bool,
     },
 
+    /// Explain how an IAM policy's MFA conditions treat long-term keys and MFA sessions
+    ///
+    /// Reads a policy document (or one statement) and says, statement by statement, whether a
+    /// Deny or Allow on aws:MultiFactorAuthPresent lets long-term access keys through (Bool vs
+    /// BoolIfExists), and whether sts:GetSessionToken stays reachable without MFA.
+    #[command(
+        after_help = "Examples:\n  mfa-env doctor --policy mfa-policy.json\n  aws iam get-policy-version --policy-arn ARN --version-id v1 --query PolicyVersion.Document > p.json && mfa-env doctor --policy p.json --json"
+    )]
+    Doctor {
+        /// The IAM policy JSON file
+        #[arg(long, required = true, value_name = "FILE")]
+        policy: std::path::PathBuf,
+
+        /// Machine-readable output
+        #[arg(long)]
+        json: bool,
+    },
+
     /// Print a shell completion script
     #[command(
         after_help = "Examples:\n  mfa-env completions bash > ~/.local/share/bash-completion/completions/mfa-env\n  mfa-env completions zsh > \"${fpath[1]}/_mfa-env\"\n  mfa-env completions fish > ~/.config/fish/completions/mfa-env.fish\n  mfa-env completions powershell >> $PROFILE"

@@ -1,5 +1,5 @@
 //! The commands besides getting a session: `add`, `remove`, `status`, `clear`, `mfa-arg`,
-//! `completions`, `man`. The management commands report to stderr what they did; `status`
+//! `doctor --policy`, `completions`, `man`. The management commands report to stderr what they did; `status`
 //! writes to stdout, and never a secret; `mfa-arg` writes only the requested `SERIAL CODE`.
 
 use std::io::{BufRead, Write};
@@ -211,6 +211,31 @@ pub fn mfa_arg(global: &Global, args: &CodeArgs) -> Result<()> {
     let code = code::obtain(source, &settings, None)?;
     let line = Zeroizing::new(format!("{} {}\n", settings.serial, code.expose()));
     write_stdout(&line)
+}
+
+/// `mfa-env doctor --policy FILE`: one line per finding (or JSON), on stdout.
+pub fn doctor_policy(path: &std::path::Path, json: bool) -> Result<()> {
+    let read_error = |why: String| Error::Read {
+        path: path.to_owned(),
+        why,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| read_error(e.to_string()))?;
+    let findings = crate::policy::explain(&text).map_err(|e| read_error(e.to_string()))?;
+    if json {
+        let mut out = serde_json::to_string_pretty(&findings).expect("plain data serializes");
+        out.push('\n');
+        return write_stdout(&out);
+    }
+    let mut out = String::new();
+    for f in &findings {
+        let level = match f.level {
+            crate::policy::Level::Ok => "ok",
+            crate::policy::Level::Note => "note",
+            crate::policy::Level::Problem => "PROBLEM",
+        };
+        out.push_str(&format!("{level:<8} {}: {}\n", f.statement, f.text));
+    }
+    write_stdout(&out)
 }
 
 /// `mfa-env completions SHELL`.

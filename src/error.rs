@@ -97,6 +97,12 @@ pub enum Error {
     )]
     ExecNested { outer: String },
 
+    #[error("cannot read {}: {why}", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        why: String,
+    },
+
     #[error("cannot write {}: {why}", path.display())]
     Write {
         path: std::path::PathBuf,

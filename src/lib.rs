@@ -14,6 +14,7 @@ pub mod lock;
 pub mod longterm;
 pub mod mfa_process;
 pub mod output;
+pub mod policy;
 pub mod secret;
 pub mod serial;
 pub mod session;

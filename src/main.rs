@@ -49,6 +49,7 @@ fn run(cli: Cli) -> Result<u8> {
         Some(Command::Remove) => commands::remove(global),
         Some(Command::Status { json }) => commands::status(global, json),
         Some(Command::Clear { all }) => commands::clear(global, all),
+        Some(Command::Doctor { policy, json }) => commands::doctor_policy(&policy, json),
         Some(Command::Completions { shell }) => commands::completions(shell),
         Some(Command::Man { dir }) => commands::man(dir.as_deref()),
     };
