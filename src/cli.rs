@@ -191,18 +191,20 @@ pub enum Command {
         all: bool,
     },
 
-    /// Explain how an IAM policy's MFA conditions treat long-term keys and MFA sessions
+    /// Check the profile and everything around it, one line each with the fix
     ///
-    /// Reads a policy document (or one statement) and says, statement by statement, whether a
-    /// Deny or Allow on aws:MultiFactorAuthPresent lets long-term access keys through (Bool vs
+    /// The files and the profile, static keys or a role_arn that would win over
+    /// credential_process, AWS_ACCESS_KEY_ID in the environment, the keyring, the long-term key,
+    /// the cached session, how a code can be asked for, the STS endpoint. With --policy:
+    /// explain how an IAM policy's MFA conditions treat long-term keys and MFA sessions (Bool vs
     /// BoolIfExists), and whether sts:GetSessionToken stays reachable without MFA.
     #[command(
-        after_help = "Examples:\n  mfa-env doctor --policy mfa-policy.json\n  aws iam get-policy-version --policy-arn ARN --version-id v1 --query PolicyVersion.Document > p.json && mfa-env doctor --policy p.json --json"
+        after_help = "Examples:\n  mfa-env doctor -p dev\n  mfa-env doctor -p dev --json\n  mfa-env doctor --policy mfa-policy.json\n  aws iam get-policy-version --policy-arn ARN --version-id v1 --query PolicyVersion.Document > p.json && mfa-env doctor --policy p.json"
     )]
     Doctor {
-        /// The IAM policy JSON file
-        #[arg(long, required = true, value_name = "FILE")]
-        policy: std::path::PathBuf,
+        /// Explain this IAM policy JSON file instead
+        #[arg(long, value_name = "FILE")]
+        policy: Option<std::path::PathBuf>,
 
         /// Machine-readable output
         #[arg(long)]

@@ -1,5 +1,5 @@
 //! The commands besides getting a session: `add`, `remove`, `status`, `clear`, `mfa-arg`,
-//! `doctor --policy`, `completions`, `man`. The management commands report to stderr what they did; `status`
+//! `doctor`, `completions`, `man`. The management commands report to stderr what they did; `status`
 //! writes to stdout, and never a secret; `mfa-arg` writes only the requested `SERIAL CODE`.
 
 use std::io::{BufRead, Write};
@@ -213,6 +213,29 @@ pub fn mfa_arg(global: &Global, args: &CodeArgs) -> Result<()> {
     write_stdout(&line)
 }
 
+/// `mfa-env doctor`: one line per check (or JSON), on stdout.
+pub fn doctor(global: &Global, json: bool) -> Result<()> {
+    let checks = crate::doctor::run(global);
+    if json {
+        let mut out = serde_json::to_string_pretty(&checks).expect("plain data serializes");
+        out.push('\n');
+        return write_stdout(&out);
+    }
+    let lines: String = checks
+        .iter()
+        .map(|c| format!("{:<8} {}: {}\n", level_word(c.level), c.check, c.text))
+        .collect();
+    write_stdout(&lines)
+}
+
+fn level_word(level: crate::policy::Level) -> &'static str {
+    match level {
+        crate::policy::Level::Ok => "ok",
+        crate::policy::Level::Note => "note",
+        crate::policy::Level::Problem => "PROBLEM",
+    }
+}
+
 /// `mfa-env doctor --policy FILE`: one line per finding (or JSON), on stdout.
 pub fn doctor_policy(path: &std::path::Path, json: bool) -> Result<()> {
     let read_error = |why: String| Error::Read {
@@ -226,16 +249,11 @@ pub fn doctor_policy(path: &std::path::Path, json: bool) -> Result<()> {
         out.push('\n');
         return write_stdout(&out);
     }
-    let mut out = String::new();
-    for f in &findings {
-        let level = match f.level {
-            crate::policy::Level::Ok => "ok",
-            crate::policy::Level::Note => "note",
-            crate::policy::Level::Problem => "PROBLEM",
-        };
-        out.push_str(&format!("{level:<8} {}: {}\n", f.statement, f.text));
-    }
-    write_stdout(&out)
+    let lines: String = findings
+        .iter()
+        .map(|f| format!("{:<8} {}: {}\n", level_word(f.level), f.statement, f.text))
+        .collect();
+    write_stdout(&lines)
 }
 
 /// `mfa-env completions SHELL`.

@@ -72,6 +72,38 @@ impl Settings {
     }
 }
 
+/// What a profile holds besides mfa-env's own keys, for `doctor`: the things that decide whether
+/// an SDK calls mfa-env at all.
+#[derive(Debug)]
+pub struct Facts {
+    pub files: String,
+    pub found: bool,
+    pub credential_process: Option<String>,
+    pub role_arn: bool,
+    pub static_keys: bool,
+}
+
+/// Reads the files as [`load`] does, without validating mfa-env's keys.
+pub fn inspect(profile: &str) -> Result<Facts> {
+    let (env, fs) = (Env::real(), Fs::real());
+    let set = pollster::block_on(aws_config::profile::load(
+        &fs,
+        &env,
+        &EnvConfigFiles::default(),
+        Some(Cow::Owned(profile.to_owned())),
+    ))
+    .map_err(|e| Error::ConfigLoad(error_chain(&e)))?;
+    let p = set.get_profile(profile);
+    let get = |key| p.and_then(|p| p.get(key)).filter(|v| !v.trim().is_empty());
+    Ok(Facts {
+        files: file_names(&env),
+        found: p.is_some(),
+        credential_process: get("credential_process").map(str::to_owned),
+        role_arn: get("role_arn").is_some(),
+        static_keys: get("aws_access_key_id").is_some(),
+    })
+}
+
 /// Loads and validates `profile` from the real files and environment.
 pub fn load(profile: &str) -> Result<Settings> {
     load_from(&Env::real(), &Fs::real(), profile)

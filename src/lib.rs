@@ -8,6 +8,7 @@ pub mod code;
 pub mod commands;
 pub mod config;
 pub mod desktop;
+pub mod doctor;
 pub mod error;
 pub mod exec;
 pub mod lock;

@@ -83,6 +83,87 @@ fn unreadable_and_invalid_policies_fail_clearly() {
     doctor(&["--policy", bad.to_str().unwrap()]).fails_with("not JSON");
     std::fs::write(&bad, "[1, 2]").unwrap();
     doctor(&["--policy", bad.to_str().unwrap()]).fails_with("no Statement found");
-    let out = doctor(&[]);
-    assert_eq!(out.code, Some(2), "--policy is required: {}", out.stderr);
+}
+
+/// The checks of a working setup, on both keyrings: all ok, no secret in the output.
+#[test]
+fn doctor_on_a_working_profile() {
+    let _k = shared();
+    for keyring in [Keyring::SecretService, Keyring::Keyutils] {
+        let dir = tempfile::tempdir().unwrap();
+        let moto = Moto::start(dir.path());
+        let bed = Bed::new(keyring, "doctor", &moto.url);
+        bed.append_config(&format!(
+            "credential_process = mfa-env --format process --profile {}\n",
+            bed.profile
+        ));
+        let session = bed.warm().json();
+        let out = bed.run(&["doctor"], None);
+        out.ok();
+        for line in [
+            "ok       config: ",
+            "ok       credential_process: ",
+            "ok       profile: mfa_serial ",
+            "ok       STS endpoint: ",
+            "ok       keyring: ",
+            "ok       long-term key: a long-term key, static keys of profile",
+            "ok       cached session: 11h5",
+        ] {
+            assert!(
+                out.stdout.lines().any(|l| l.starts_with(line)),
+                "no {line:?} in:\n{}",
+                out.stdout
+            );
+        }
+        assert!(!out.stdout.contains("PROBLEM"), "{}", out.stdout);
+        let secrets: Vec<&str> = ["AccessKeyId", "SecretAccessKey", "SessionToken"]
+            .iter()
+            .map(|k| session[*k].as_str().unwrap())
+            .chain([LT_KEY_ID, LT_SECRET])
+            .collect();
+        assert_no_secret(&out.stdout, &secrets, "doctor's output");
+        let json = bed.run(&["doctor", "--json"], None);
+        assert!(
+            json.json()
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["level"] != "problem")
+        );
+    }
+}
+
+/// Each thing that would make the SDKs skip mfa-env is named, with its fix.
+#[test]
+fn doctor_names_what_wins_over_credential_process() {
+    let mut bed = Bed::new(Keyring::Keyutils, "doctor-bad", "http://127.0.0.1:9");
+    bed.write_config(&format!(
+        "mfa_serial = not-a-serial!\naws_access_key_id = AKIASTATICINPROFILE1\nrole_arn = arn:aws:iam::123456789012:role/X\nmfa_env_source_profile = {}-base\n",
+        bed.profile
+    ));
+    bed.set_env("AWS_ACCESS_KEY_ID", "AKIAFROMENVIRONMENT1");
+    let out = bed.run(&["doctor"], None);
+    out.ok();
+    for (check, fix) in [
+        ("credential_process", "add `credential_process = mfa-env"),
+        ("static keys", "delete them from the file"),
+        ("role_arn", "`source_profile ="),
+        ("environment", "unset AWS_ACCESS_KEY_ID"),
+        ("profile", "mfa_serial = \"not-a-serial!\""),
+    ] {
+        assert!(
+            out.stdout
+                .lines()
+                .any(|l| l.contains(&format!(" {check}: ")) && l.contains(fix)),
+            "no {check} line with {fix:?}:\n{}",
+            out.stdout
+        );
+    }
+    let mut cmd = Command::new(BIN);
+    cmd.args(["doctor", "-p", "nonexistent-profile"]);
+    let out = bed.run_cmd(cmd, None);
+    assert!(
+        out.stdout
+            .contains("PROBLEM  config: profile 'nonexistent-profile' not found")
+    );
 }

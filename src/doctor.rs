@@ -1,0 +1,180 @@
+//! `mfa-env doctor [-p P]`: checks, one line each with the fix, of everything around the STS
+//! call that decides whether `aws` gets MFA credentials: the files and the profile, what would
+//! win over `credential_process`, the keyring, the long-term key, the cached session, whether a
+//! code can be asked for, and the STS endpoint. It reads; it changes nothing and calls no
+//! network. Never a secret in its output.
+
+use chrono::Utc;
+
+use crate::cli::Global;
+use crate::config::{self, Settings};
+use crate::desktop::Dialog;
+use crate::policy::Level;
+use crate::store::Store;
+use crate::{cache, clock, longterm, tty};
+
+#[derive(Debug, serde::Serialize)]
+pub struct Check {
+    pub check: &'static str,
+    pub level: Level,
+    pub text: String,
+}
+
+fn check(check: &'static str, level: Level, text: impl Into<String>) -> Check {
+    Check {
+        check,
+        level,
+        text: text.into(),
+    }
+}
+
+pub fn run(global: &Global) -> Vec<Check> {
+    let profile = global.profile();
+    let mut out = Vec::new();
+
+    match config::inspect(profile) {
+        Err(e) => out.push(check("config", Level::Problem, e.to_string())),
+        Ok(f) if !f.found => out.push(check(
+            "config",
+            Level::Problem,
+            format!("profile '{profile}' not found in {}; add [profile {profile}] with mfa_serial and credential_process", f.files),
+        )),
+        Ok(f) => {
+            out.push(check("config", Level::Ok, format!("profile '{profile}' found in {}", f.files)));
+            out.push(match &f.credential_process {
+                Some(c) if c.contains("mfa-env") => check("credential_process", Level::Ok, format!("the AWS CLI and SDKs run: {c}")),
+                Some(c) => check("credential_process", Level::Note, format!("credential_process runs something else: {c}")),
+                None => check("credential_process", Level::Note, format!("none: the AWS CLI and SDKs will not call mfa-env for '{profile}'; add `credential_process = mfa-env --format process --profile {profile}`")),
+            });
+            if f.static_keys {
+                out.push(check("static keys", Level::Problem, format!("profile '{profile}' has aws_access_key_id: SDKs use those keys and never call credential_process; store them with `mfa-env add -p {profile}` and delete them from the file")));
+            }
+            if f.role_arn {
+                out.push(check("role_arn", Level::Problem, format!("profile '{profile}' has role_arn, which wins over credential_process in every SDK; put the role in a second profile with `source_profile = {profile}`")));
+            }
+        }
+    }
+
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_some_and(|v| !v.is_empty()) {
+        out.push(if std::env::var_os(crate::exec::MARKER).is_some() {
+            check("environment", Level::Note, "AWS_ACCESS_KEY_ID is set by `mfa-env exec` (this is its subshell)")
+        } else {
+            check("environment", Level::Problem, "AWS_ACCESS_KEY_ID is set in this environment and wins over credential_process in every SDK; unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN")
+        });
+    }
+
+    let settings = match config::load(profile) {
+        Ok(s) => {
+            out.push(check(
+                "profile",
+                Level::Ok,
+                format!(
+                    "mfa_serial {}, sessions of {} s, served while more than {} s remain",
+                    s.serial, s.duration_seconds, s.min_remaining_seconds
+                ),
+            ));
+            out.push(check(
+                "STS endpoint",
+                Level::Ok,
+                format!(
+                    "{} (region {}{})",
+                    s.endpoint_id(),
+                    s.region,
+                    if s.region_configured {
+                        ""
+                    } else {
+                        ", the fallback: no region configured"
+                    }
+                ),
+            ));
+            Some(s)
+        }
+        Err(e) => {
+            out.push(check("profile", Level::Problem, e.to_string()));
+            None
+        }
+    };
+
+    let store = match Store::open(global.keyring) {
+        Ok(s) => {
+            out.push(check(
+                "keyring",
+                Level::Ok,
+                format!("the {} answers", s.name()),
+            ));
+            Some(s)
+        }
+        Err(e) => {
+            out.push(check("keyring", Level::Problem, e.to_string()));
+            None
+        }
+    };
+
+    if let (Some(settings), Some(store)) = (&settings, &store) {
+        out.push(match longterm::resolve(store, settings) {
+            Ok((_, source)) => check(
+                "long-term key",
+                Level::Ok,
+                format!("a long-term key, {}", source.describe()),
+            ),
+            Err(e) => check("long-term key", Level::Problem, e.to_string()),
+        });
+        out.push(session(store, settings));
+    }
+    out.push(prompt(settings.as_ref()));
+    out
+}
+
+fn session(store: &Store, settings: &Settings) -> Check {
+    let now = clock::now();
+    let listed = cache::list(store, Some(&settings.profile)).unwrap_or_default();
+    let Some(best) = listed.iter().map(|l| l.expiration).max() else {
+        return check(
+            "cached session",
+            Level::Note,
+            "none: the next call asks for a code",
+        );
+    };
+    let left = (best - now).num_seconds().max(0);
+    let span = format!("{}h{:02}m", left / 3600, (left % 3600) / 60);
+    if cache::servable(best, now, settings.min_remaining_seconds) {
+        check(
+            "cached session",
+            Level::Ok,
+            format!(
+                "{span} left, until {}; served while more than {} s remain (botocore refreshes with less than 900 s left)",
+                best.with_timezone(&Utc).format("%Y-%m-%d %H:%M UTC"),
+                settings.min_remaining_seconds
+            ),
+        )
+    } else {
+        check(
+            "cached session",
+            Level::Note,
+            format!("{span} left: too little to serve; the next call asks for a code"),
+        )
+    }
+}
+
+fn prompt(settings: Option<&Settings>) -> Check {
+    if settings.is_some_and(|s| s.mfa_process.is_some()) {
+        return check("code", Level::Ok, "mfa_process gives the code");
+    }
+    if tty::open().is_ok() {
+        return check("code", Level::Ok, "a terminal to ask for the code on");
+    }
+    match Dialog::find() {
+        Ok(d) => check(
+            "code",
+            Level::Ok,
+            format!("no terminal; a desktop dialog asks ({d:?})"),
+        ),
+        Err(why) => check(
+            "code",
+            Level::Note,
+            format!(
+                "no terminal and {why}: calls that need a code fail; run `mfa-env` in a terminal first, or set mfa_process"
+            ),
+        ),
+    }
+}
