@@ -66,7 +66,7 @@ impl Cli {
     /// `args_conflicts_with_subcommands` would refuse `-p` and `--keyring` too).
     pub fn parse_args() -> Cli {
         use clap::{CommandFactory, FromArgMatches, parser::ValueSource};
-        let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+        let args: Vec<OsString> = std::env::args_os().skip(1).collect();
         if let Some(cli) = fast::parse(&args, |name| std::env::var_os(name)) {
             return cli;
         }

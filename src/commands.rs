@@ -135,9 +135,7 @@ pub fn status(global: &Global, json: bool) -> Result<()> {
         .map(|l| Row::new(l, now, store.name()))
         .collect();
     let text = if json {
-        let mut t = serde_json::to_string_pretty(&rows).expect("plain data serializes");
-        t.push('\n');
-        t
+        pretty_json(&rows)
     } else if rows.is_empty() {
         String::from("no cached sessions\n")
     } else {
@@ -216,24 +214,7 @@ pub fn mfa_arg(global: &Global, args: &CodeArgs) -> Result<()> {
 /// `mfa-env doctor`: one line per check (or JSON), on stdout.
 pub fn doctor(global: &Global, json: bool) -> Result<()> {
     let checks = crate::doctor::run(global);
-    if json {
-        let mut out = serde_json::to_string_pretty(&checks).expect("plain data serializes");
-        out.push('\n');
-        return write_stdout(&out);
-    }
-    let lines: String = checks
-        .iter()
-        .map(|c| format!("{:<8} {}: {}\n", level_word(c.level), c.check, c.text))
-        .collect();
-    write_stdout(&lines)
-}
-
-fn level_word(level: crate::policy::Level) -> &'static str {
-    match level {
-        crate::policy::Level::Ok => "ok",
-        crate::policy::Level::Note => "note",
-        crate::policy::Level::Problem => "PROBLEM",
-    }
+    report(&checks, json, |c| (c.level, c.check, &c.text))
 }
 
 /// `mfa-env doctor --policy FILE`: one line per finding (or JSON), on stdout.
@@ -244,16 +225,38 @@ pub fn doctor_policy(path: &std::path::Path, json: bool) -> Result<()> {
     };
     let text = std::fs::read_to_string(path).map_err(|e| read_error(e.to_string()))?;
     let findings = crate::policy::explain(&text).map_err(|e| read_error(e.to_string()))?;
+    report(&findings, json, |f| (f.level, &f.statement, &f.text))
+}
+
+/// `doctor`'s output: JSON, or `LEVEL  subject: text` lines.
+fn report<T: serde::Serialize>(
+    items: &[T],
+    json: bool,
+    line: impl Fn(&T) -> (crate::policy::Level, &str, &str),
+) -> Result<()> {
+    use crate::policy::Level;
     if json {
-        let mut out = serde_json::to_string_pretty(&findings).expect("plain data serializes");
-        out.push('\n');
-        return write_stdout(&out);
+        return write_stdout(&pretty_json(items));
     }
-    let lines: String = findings
+    let lines: String = items
         .iter()
-        .map(|f| format!("{:<8} {}: {}\n", level_word(f.level), f.statement, f.text))
+        .map(|item| {
+            let (level, subject, text) = line(item);
+            let word = match level {
+                Level::Ok => "ok",
+                Level::Note => "note",
+                Level::Problem => "PROBLEM",
+            };
+            format!("{word:<8} {subject}: {text}\n")
+        })
         .collect();
     write_stdout(&lines)
+}
+
+fn pretty_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    let mut out = serde_json::to_string_pretty(value).expect("plain data serializes");
+    out.push('\n');
+    out
 }
 
 /// `mfa-env completions SHELL`.

@@ -85,14 +85,8 @@ pub struct Facts {
 
 /// Reads the files as [`load`] does, without validating mfa-env's keys.
 pub fn inspect(profile: &str) -> Result<Facts> {
-    let (env, fs) = (Env::real(), Fs::real());
-    let set = pollster::block_on(aws_config::profile::load(
-        &fs,
-        &env,
-        &EnvConfigFiles::default(),
-        Some(Cow::Owned(profile.to_owned())),
-    ))
-    .map_err(|e| Error::ConfigLoad(error_chain(&e)))?;
+    let env = Env::real();
+    let set = profile_set(&env, &Fs::real(), profile)?;
     let p = set.get_profile(profile);
     let get = |key| p.and_then(|p| p.get(key)).filter(|v| !v.trim().is_empty());
     Ok(Facts {
@@ -104,6 +98,18 @@ pub fn inspect(profile: &str) -> Result<Facts> {
     })
 }
 
+/// Every profile in the config and credentials files, parsed by aws-config with `profile`
+/// selected. The loader only does synchronous file I/O behind `async`, so `pollster` drives it.
+fn profile_set(env: &Env, fs: &Fs, profile: &str) -> Result<ProfileSet> {
+    pollster::block_on(aws_config::profile::load(
+        fs,
+        env,
+        &EnvConfigFiles::default(),
+        Some(Cow::Owned(profile.to_owned())),
+    ))
+    .map_err(|e| Error::ConfigLoad(error_chain(&e)))
+}
+
 /// Loads and validates `profile` from the real files and environment.
 pub fn load(profile: &str) -> Result<Settings> {
     load_from(&Env::real(), &Fs::real(), profile)
@@ -111,14 +117,7 @@ pub fn load(profile: &str) -> Result<Settings> {
 
 /// As [`load`], with the environment and file system given (tests use in-memory ones).
 pub fn load_from(env: &Env, fs: &Fs, profile: &str) -> Result<Settings> {
-    let files = EnvConfigFiles::default();
-    let set = pollster::block_on(aws_config::profile::load(
-        fs,
-        env,
-        &files,
-        Some(Cow::Owned(profile.to_owned())),
-    ))
-    .map_err(|e| Error::ConfigLoad(error_chain(&e)))?;
+    let set = profile_set(env, fs, profile)?;
     let p = set
         .get_profile(profile)
         .ok_or_else(|| Error::ProfileNotFound {
