@@ -90,10 +90,24 @@ impl Xvfb {
         }
     }
 
-    fn type_into(&self, window: &str, text: &str) {
-        self.xdotool(&["windowfocus", "--sync", window]);
-        self.xdotool(&["type", "--delay", "30", text]);
-        self.xdotool(&["key", "Return"]);
+    /// Types `text` and Return into the dialog of process `pid`, as a person would, until that
+    /// dialog closes. On a loaded machine a freshly mapped GTK dialog can drop the first
+    /// keystrokes; a person would notice and type again, and so does this (field cleared first).
+    fn type_into(&self, window: &str, pid: &str, text: &str) {
+        for _ in 0..3 {
+            self.xdotool(&["windowfocus", "--sync", window]);
+            self.xdotool(&["key", "ctrl+a", "BackSpace"]);
+            self.xdotool(&["type", "--delay", "30", text]);
+            self.xdotool(&["key", "Return"]);
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if self.try_xdotool(&["getwindowpid", window]).ok().as_deref() != Some(pid) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        panic!("the dialog of process {pid} did not take the typed answer");
     }
 
     fn screenshot(&self, path: &std::path::Path) {
@@ -144,7 +158,7 @@ fn a_desktop_dialog_asks_when_there_is_no_terminal() {
     let bed = desktop_bed(&standin, "desktop", &x);
     std::thread::scope(|s| {
         let run = s.spawn(|| bed.run(&["--format", "process"], None));
-        let (window, _) = x.wait_for_window("mfa-env: MFA code", None);
+        let (window, pid) = x.wait_for_window("mfa-env: MFA code", None);
         let title = x.xdotool(&["getwindowname", &window]);
         assert_eq!(
             title,
@@ -153,7 +167,7 @@ fn a_desktop_dialog_asks_when_there_is_no_terminal() {
         let shots = repo().join("target/test-artifacts");
         std::fs::create_dir_all(&shots).unwrap();
         x.screenshot(&shots.join("desktop-prompt.png"));
-        x.type_into(&window, CODE);
+        x.type_into(&window, &pid, CODE);
         let out = run.join().unwrap();
         out.ok();
         assert_eq!(out.json()["Version"], 1);
@@ -172,7 +186,7 @@ fn a_mistyped_code_is_asked_again_and_cancel_sends_nothing() {
     std::thread::scope(|s| {
         let run = s.spawn(|| bed.run(&["--format", "process"], None));
         let (first, first_pid) = x.wait_for_window("mfa-env: MFA code", None);
-        x.type_into(&first, "12ab");
+        x.type_into(&first, &first_pid, "12ab");
         let (second, _) = x.wait_for_window("mfa-env: MFA code", Some(&first_pid));
         x.xdotool(&["windowfocus", "--sync", &second]);
         x.xdotool(&["key", "Escape"]);
