@@ -1,5 +1,7 @@
 //! The session cache: temporary credentials kept in the keyring, one item per scope (profile,
-//! MFA serial, STS endpoint), recording which long-term key made them.
+//! MFA serial, STS endpoint), recording which long-term key made them. A role session assumed
+//! with an MFA session is kept the same way, under its role profile, and records the MFA
+//! session's scope and key as its own: it is served only while those still hold.
 //!
 //! A lookup is a single keyring read and never fails on bad data: an item that cannot be decoded,
 //! belongs to another scope or key, or has too little time left is a miss, and the next good
@@ -11,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::config::Settings;
+use crate::config::{RoleChain, Settings};
 use crate::error::Error;
 use crate::lock;
 use crate::longterm::KeySource;
@@ -29,6 +31,60 @@ pub fn item_name(settings: &Settings) -> String {
         settings.serial,
         settings.endpoint_id()
     )
+}
+
+/// The item that holds the session of the chain's role number `hop` (0 is assumed first).
+pub fn role_item_name(chain: &RoleChain, hop: usize) -> String {
+    let h = &chain.hops[hop];
+    format!(
+        "role profile={} role_arn={} via {}",
+        h.profile,
+        h.role_arn,
+        item_name(&chain.base)
+    )
+}
+
+/// Which long-term key a session descends from; a role session records its MFA session's.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub key_source: KeySource,
+    pub key_id: SecretString,
+}
+
+/// What makes a role session, besides the MFA session under it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoleScope {
+    pub profile: String,
+    pub role_arn: String,
+    /// Every setting of this role and the roles before it that shaped the session; a changed
+    /// setting is a miss. It may hold an external id, so it is kept with the secrets and never
+    /// listed.
+    shape: String,
+}
+
+impl RoleScope {
+    fn of(chain: &RoleChain, hop: usize) -> Self {
+        let shape = chain.hops[..=hop]
+            .iter()
+            .map(|h| {
+                format!(
+                    "{} name={} external_id={} duration={} endpoint={}",
+                    h.role_arn,
+                    h.session_name.as_deref().unwrap_or("-"),
+                    h.external_id.as_deref().unwrap_or("-"),
+                    h.duration_seconds,
+                    h.sts.endpoint_id()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" | ");
+        let h = &chain.hops[hop];
+        RoleScope {
+            profile: h.profile.clone(),
+            role_arn: h.role_arn.clone(),
+            shape,
+        }
+    }
 }
 
 /// What is stored, minus the secrets: also what `status` shows.
@@ -50,6 +106,8 @@ struct Stored {
     secret_access_key: SecretString,
     session_token: SecretString,
     expiration: DateTime<Utc>,
+    #[serde(default)]
+    role: Option<RoleScope>,
 }
 
 #[derive(Serialize)]
@@ -62,6 +120,8 @@ struct StoredRef<'a> {
     secret_access_key: &'a str,
     session_token: &'a str,
     expiration: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'a RoleScope>,
 }
 
 /// True while more than `min_remaining_seconds` of the session remain.
@@ -75,9 +135,40 @@ pub fn lookup(
     settings: &Settings,
     now: DateTime<Utc>,
 ) -> Result<Option<SessionCredentials>, StoreError> {
+    Ok(lookup_with_origin(store, settings, now)?.map(|(creds, _)| creds))
+}
+
+/// As [`lookup`], with the key the session descends from, which a role session records.
+pub fn lookup_with_origin(
+    store: &Store,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Result<Option<(SessionCredentials, Origin)>, StoreError> {
     Ok(store
         .get(&item_name(settings))?
-        .and_then(|bytes| servable_entry(&bytes, settings, now)))
+        .and_then(|bytes| servable_stored(&bytes, settings, now))
+        .map(Stored::split))
+}
+
+/// The cached session of the chain's role number `hop`, if one is there and may be served now,
+/// and the key its MFA session descends from.
+pub fn lookup_role(
+    store: &Store,
+    chain: &RoleChain,
+    hop: usize,
+    now: DateTime<Utc>,
+) -> Result<Option<(SessionCredentials, Origin)>, StoreError> {
+    let expected = RoleScope::of(chain, hop);
+    let margin = chain.hops[hop].min_remaining_seconds;
+    Ok(store
+        .get(&role_item_name(chain, hop))?
+        .and_then(|bytes| decode(&bytes))
+        .filter(|s| {
+            s.role.as_ref() == Some(&expected)
+                && descends(s, &chain.base)
+                && servable(s.expiration, now, margin)
+        })
+        .map(Stored::split))
 }
 
 /// The whole decision on a stored item's bytes: the session they hold, if they decode, belong
@@ -87,14 +178,32 @@ pub fn servable_entry(
     settings: &Settings,
     now: DateTime<Utc>,
 ) -> Option<SessionCredentials> {
-    decode(bytes)
-        .filter(|s| matches(s, settings, now))
-        .map(|s| SessionCredentials {
-            access_key_id: s.access_key_id,
-            secret_access_key: s.secret_access_key,
-            session_token: s.session_token,
-            expiration: s.expiration,
-        })
+    servable_stored(bytes, settings, now).map(|s| s.split().0)
+}
+
+fn servable_stored(bytes: &[u8], settings: &Settings, now: DateTime<Utc>) -> Option<Stored> {
+    decode(bytes).filter(|s| {
+        s.role.is_none()
+            && descends(s, settings)
+            && servable(s.expiration, now, settings.min_remaining_seconds)
+    })
+}
+
+impl Stored {
+    fn split(self) -> (SessionCredentials, Origin) {
+        (
+            SessionCredentials {
+                access_key_id: self.access_key_id,
+                secret_access_key: self.secret_access_key,
+                session_token: self.session_token,
+                expiration: self.expiration,
+            },
+            Origin {
+                key_source: self.scope.key_source,
+                key_id: self.key_id,
+            },
+        )
+    }
 }
 
 fn decode(bytes: &[u8]) -> Option<Stored> {
@@ -103,12 +212,13 @@ fn decode(bytes: &[u8]) -> Option<Stored> {
         .filter(|s| s.v == FORMAT_VERSION)
 }
 
-fn matches(s: &Stored, settings: &Settings, now: DateTime<Utc>) -> bool {
+/// Whether the stored session comes from this profile's MFA scope and current long-term key.
+fn descends(s: &Stored, settings: &Settings) -> bool {
     let same_scope = s.scope.profile == settings.profile
         && s.scope.serial == settings.serial.as_str()
         && s.scope.endpoint == settings.endpoint_id();
     // A key from a source profile can be compared for free; a keyring key is only replaced by
-    // `mfa-env add`, which clears the profile's sessions.
+    // `mfa-env add`, which clears the profile's sessions (and the role sessions made from them).
     let same_key = match &s.scope.key_source {
         KeySource::Keyring => true,
         KeySource::Profile(name) => settings.source_profile.as_ref().is_some_and(|src| {
@@ -119,43 +229,84 @@ fn matches(s: &Stored, settings: &Settings, now: DateTime<Utc>) -> bool {
                     .is_some_and(|id| id.expose_secret() == s.key_id.expose_secret())
         }),
     };
-    same_scope && same_key && servable(s.expiration, now, settings.min_remaining_seconds)
+    same_scope && same_key
 }
 
 /// Stores a new session for this scope, replacing the old one, and records it in the index.
 pub fn save(
     store: &Store,
     settings: &Settings,
-    key_source: KeySource,
-    key_id: &SecretString,
+    origin: &Origin,
     creds: &SessionCredentials,
 ) -> Result<(), Error> {
-    let scope = Scope {
+    let entry = Entry {
+        item: item_name(settings),
         profile: settings.profile.clone(),
-        serial: settings.serial.to_string(),
-        endpoint: settings.endpoint_id(),
-        key_source,
+        base: None,
+        role: None,
+    };
+    write(store, settings, origin, creds, entry)
+}
+
+/// Stores a new session for the chain's role number `hop`, which `origin`'s MFA session (or a
+/// role assumed with it) was used for.
+pub fn save_role(
+    store: &Store,
+    chain: &RoleChain,
+    hop: usize,
+    origin: &Origin,
+    creds: &SessionCredentials,
+) -> Result<(), Error> {
+    let entry = Entry {
+        item: role_item_name(chain, hop),
+        profile: chain.hops[hop].profile.clone(),
+        base: Some(chain.base.profile.clone()),
+        role: Some(RoleScope::of(chain, hop)),
+    };
+    write(store, &chain.base, origin, creds, entry)
+}
+
+struct Entry {
+    item: String,
+    profile: String,
+    base: Option<String>,
+    role: Option<RoleScope>,
+}
+
+fn write(
+    store: &Store,
+    base: &Settings,
+    origin: &Origin,
+    creds: &SessionCredentials,
+    entry: Entry,
+) -> Result<(), Error> {
+    let scope = Scope {
+        profile: base.profile.clone(),
+        serial: base.serial.to_string(),
+        endpoint: base.endpoint_id(),
+        key_source: origin.key_source.clone(),
     };
     let json = Zeroizing::new(
         serde_json::to_vec(&StoredRef {
             v: FORMAT_VERSION,
             scope: &scope,
-            key_id: key_id.expose_secret(),
+            key_id: origin.key_id.expose_secret(),
             access_key_id: creds.access_key_id.expose_secret(),
             secret_access_key: creds.secret_access_key.expose_secret(),
             session_token: creds.session_token.expose_secret(),
             expiration: creds.expiration,
+            role: entry.role.as_ref(),
         })
         .expect("serializing strings cannot fail"),
     );
-    let item = item_name(settings);
-    store.set(&item, &json)?;
+    store.set(&entry.item, &json)?;
     let _index_lock = lock::index()?;
     let mut index = read_index(store)?;
-    if !index.items.iter().any(|e| e.item == item) {
+    if !index.items.iter().any(|e| e.item == entry.item) {
         index.items.push(IndexEntry {
-            item,
-            profile: settings.profile.clone(),
+            item: entry.item,
+            profile: entry.profile,
+            base: entry.base,
         });
         write_index(store, &index)?;
     }
@@ -163,22 +314,26 @@ pub fn save(
 }
 
 /// One cached session as `status` reports it: never a secret.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct Listed {
+    /// The MFA session's scope (for a role session, the one it was assumed with).
     pub scope: Scope,
+    /// For a role session: its role profile and role ARN.
+    pub role: Option<(String, String)>,
     pub expiration: DateTime<Utc>,
 }
 
-/// Every readable session the index knows of, optionally for one profile. Unreadable items are
+/// Every readable session the index knows of, optionally for one profile (and its roles). Unreadable items are
 /// left out: they are misses, and `clear` removes them.
 pub fn list(store: &Store, profile: Option<&str>) -> Result<Vec<Listed>, StoreError> {
     let mut out = Vec::new();
     for e in read_index(store)?.items {
-        if profile.is_some_and(|p| p != e.profile) {
+        if profile.is_some_and(|p| !e.belongs_to(p)) {
             continue;
         }
         if let Some(s) = store.get(&e.item)?.and_then(|b| decode(&b)) {
             out.push(Listed {
+                role: s.role.map(|r| (r.profile, r.role_arn)),
                 scope: s.scope,
                 expiration: s.expiration,
             });
@@ -187,14 +342,15 @@ pub fn list(store: &Store, profile: Option<&str>) -> Result<Vec<Listed>, StoreEr
     Ok(out)
 }
 
-/// Deletes the cached sessions of `profile` (every profile when `None`); returns how many.
+/// Deletes the cached sessions of `profile` and the role sessions assumed with them (every
+/// profile's when `None`); returns how many.
 pub fn clear(store: &Store, profile: Option<&str>, also: Option<&str>) -> Result<usize, Error> {
     let _index_lock = lock::index()?;
     let mut index = read_index(store)?;
     let (gone, kept): (Vec<_>, Vec<_>) = index
         .items
         .into_iter()
-        .partition(|e| profile.is_none_or(|p| p == e.profile));
+        .partition(|e| profile.is_none_or(|p| e.belongs_to(p)));
     let mut deleted = 0;
     for e in &gone {
         deleted += usize::from(store.delete(&e.item)?);
@@ -223,6 +379,16 @@ struct Index {
 struct IndexEntry {
     item: String,
     profile: String,
+    /// For a role session: the mfa-env profile whose session assumed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    base: Option<String>,
+}
+
+impl IndexEntry {
+    /// A profile's sessions are its own and, for an mfa-env profile, the roles assumed with them.
+    fn belongs_to(&self, profile: &str) -> bool {
+        self.profile == profile || self.base.as_deref() == Some(profile)
+    }
 }
 
 /// An unreadable index is treated as empty: it only names items, it holds nothing of value.

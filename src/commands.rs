@@ -147,6 +147,11 @@ pub fn status(global: &Global, json: bool) -> Result<()> {
 #[derive(serde::Serialize)]
 struct Row {
     profile: String,
+    /// For a role session: the role, and the mfa-env profile whose MFA session assumed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    via: Option<String>,
     serial: String,
     endpoint: String,
     store: &'static str,
@@ -158,15 +163,23 @@ struct Row {
 
 impl Row {
     fn new(l: cache::Listed, now: DateTime<Utc>, store: &'static str) -> Self {
-        let margin = config::load(&l.scope.profile)
-            .map(|s| s.min_remaining_seconds)
-            .unwrap_or(config::DEFAULT_MIN_REMAINING_SECONDS);
+        let (profile, role_arn, via) = match l.role {
+            Some((role, arn)) => (role, Some(arn), Some(l.scope.profile)),
+            None => (l.scope.profile, None, None),
+        };
+        let margin = match config::load_target(&profile) {
+            Ok(config::Target::Mfa(s)) => s.min_remaining_seconds,
+            Ok(config::Target::Role(c)) => c.role().min_remaining_seconds,
+            Err(_) => config::DEFAULT_MIN_REMAINING_SECONDS,
+        };
         Row {
             served: cache::servable(l.expiration, now, margin),
             seconds_left: (l.expiration - now).num_seconds().max(0),
             expiration: output::rfc3339(l.expiration),
             key_source: l.scope.key_source.describe(),
-            profile: l.scope.profile,
+            profile,
+            role_arn,
+            via,
             serial: l.scope.serial,
             endpoint: l.scope.endpoint,
             store,
@@ -177,7 +190,7 @@ impl Row {
 fn table(rows: &[Row]) -> String {
     let mut out = format!(
         "{:<16} {:<48} {:<21} {:>9}  {}\n",
-        "PROFILE", "MFA SERIAL", "EXPIRES", "LEFT", "SERVED"
+        "PROFILE", "MFA SERIAL (OR ROLE)", "EXPIRES", "LEFT", "SERVED"
     );
     for r in rows {
         let left = format!(
@@ -188,7 +201,7 @@ fn table(rows: &[Row]) -> String {
         out.push_str(&format!(
             "{:<16} {:<48} {:<21} {:>9}  {}\n",
             r.profile,
-            r.serial,
+            r.role_arn.as_ref().unwrap_or(&r.serial),
             r.expiration,
             left,
             if r.served {

@@ -15,6 +15,9 @@ use secrecy::SecretString;
 use crate::error::{Error, Result};
 use crate::serial::MfaSerial;
 
+mod role;
+pub use role::{RoleChain, RoleHop};
+
 /// Region used for STS when none is configured. The SDK would probe the instance metadata
 /// service next, which stalls for seconds off EC2; a credential helper must not.
 pub const FALLBACK_REGION: &str = "us-east-1";
@@ -35,16 +38,9 @@ pub struct Settings {
     pub profile: String,
     pub serial: MfaSerial,
     pub duration_seconds: u32,
-    pub region: String,
-    /// Whether `region` was configured (environment or profile) rather than our fallback:
-    /// `exec` passes only a configured region on to the command.
-    pub region_configured: bool,
-    /// An explicit STS endpoint (`AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL`, a `services`
-    /// section, `endpoint_url`); `None` means the SDK's regional default.
-    pub endpoint_url: Option<String>,
+    pub sts: StsTarget,
     pub min_remaining_seconds: u32,
     pub lock_timeout_seconds: u32,
-    pub sts_timeout_seconds: u32,
     /// A command whose first line of output is the code (`mfa_process`).
     pub mfa_process: Option<String>,
     pub mfa_process_timeout_seconds: u32,
@@ -61,7 +57,20 @@ pub struct SourceProfile {
     pub has_session_token: bool,
 }
 
-impl Settings {
+/// Where STS is called for one profile, and how long an attempt may take.
+#[derive(Debug, Clone)]
+pub struct StsTarget {
+    pub region: String,
+    /// Whether `region` was configured (environment or profile) rather than our fallback:
+    /// `exec` passes only a configured region on to the command.
+    pub region_configured: bool,
+    /// An explicit STS endpoint (`AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL`, a `services`
+    /// section, `endpoint_url`); `None` means the SDK's regional default.
+    pub endpoint_url: Option<String>,
+    pub timeout_seconds: u32,
+}
+
+impl StsTarget {
     /// Names the STS endpoint for cache scoping and messages: a session from one endpoint is
     /// never served for another.
     pub fn endpoint_id(&self) -> String {
@@ -69,6 +78,12 @@ impl Settings {
             Some(url) => url.clone(),
             None => format!("https://sts.{}.amazonaws.com", self.region),
         }
+    }
+}
+
+impl Settings {
+    pub fn endpoint_id(&self) -> String {
+        self.sts.endpoint_id()
     }
 }
 
@@ -110,6 +125,56 @@ fn profile_set(env: &Env, fs: &Fs, profile: &str) -> Result<ProfileSet> {
     .map_err(|e| Error::ConfigLoad(error_chain(&e)))
 }
 
+/// What a profile asks for: an MFA session of its own, or a role assumed with one.
+#[derive(Debug)]
+pub enum Target {
+    Mfa(Settings),
+    Role(RoleChain),
+}
+
+impl Target {
+    /// The profile asked for.
+    pub fn profile(&self) -> &str {
+        match self {
+            Target::Mfa(s) => &s.profile,
+            Target::Role(c) => &c.role().profile,
+        }
+    }
+
+    /// Where the profile asked for calls STS: its region is what `exec` passes on.
+    pub fn sts(&self) -> &StsTarget {
+        match self {
+            Target::Mfa(s) => &s.sts,
+            Target::Role(c) => &c.role().sts,
+        }
+    }
+
+    /// The mfa-env profile whose device and code sources serve this target.
+    pub fn mfa(&self) -> &Settings {
+        match self {
+            Target::Mfa(s) => s,
+            Target::Role(c) => &c.base,
+        }
+    }
+}
+
+/// Loads and validates `profile`, which may be a role profile (`role_arn`), from the real files
+/// and environment.
+pub fn load_target(profile: &str) -> Result<Target> {
+    load_target_from(&Env::real(), &Fs::real(), profile)
+}
+
+/// As [`load_target`], with the environment and file system given.
+pub fn load_target_from(env: &Env, fs: &Fs, profile: &str) -> Result<Target> {
+    let set = profile_set(env, fs, profile)?;
+    let p = find(env, &set, profile)?;
+    if p.get("role_arn").is_some() {
+        role::follow(env, &set, p).map(Target::Role)
+    } else {
+        resolve(env, &set, p).map(Target::Mfa)
+    }
+}
+
 /// Loads and validates `profile` from the real files and environment.
 pub fn load(profile: &str) -> Result<Settings> {
     load_from(&Env::real(), &Fs::real(), profile)
@@ -118,13 +183,15 @@ pub fn load(profile: &str) -> Result<Settings> {
 /// As [`load`], with the environment and file system given (tests use in-memory ones).
 pub fn load_from(env: &Env, fs: &Fs, profile: &str) -> Result<Settings> {
     let set = profile_set(env, fs, profile)?;
-    let p = set
-        .get_profile(profile)
+    resolve(env, &set, find(env, &set, profile)?)
+}
+
+fn find<'a>(env: &Env, set: &'a ProfileSet, profile: &str) -> Result<&'a Profile> {
+    set.get_profile(profile)
         .ok_or_else(|| Error::ProfileNotFound {
             profile: profile.to_owned(),
             files: file_names(env),
-        })?;
-    resolve(env, &set, p)
+        })
 }
 
 fn resolve(env: &Env, set: &ProfileSet, p: &Profile) -> Result<Settings> {
@@ -151,7 +218,7 @@ fn resolve(env: &Env, set: &ProfileSet, p: &Profile) -> Result<Settings> {
                     value: raw.to_owned(),
                     min: *range.start(),
                     max: *range.end(),
-                    root: if serial.is_root() { " (root user)" } else { "" },
+                    why: if serial.is_root() { " (root user)" } else { "" },
                 })?
         }
     };
@@ -170,14 +237,6 @@ fn resolve(env: &Env, set: &ProfileSet, p: &Profile) -> Result<Settings> {
         DEFAULT_LOCK_TIMEOUT_SECONDS,
         "use a whole number of seconds from 0 to 3600",
     )?;
-    let sts_timeout_seconds = seconds(
-        p,
-        "mfa_env_sts_timeout_seconds",
-        1..=300,
-        DEFAULT_STS_TIMEOUT_SECONDS,
-        "use a whole number of seconds from 1 to 300",
-    )?;
-
     let mfa_process_timeout_seconds = seconds(
         p,
         "mfa_env_mfa_process_timeout_seconds",
@@ -191,6 +250,35 @@ fn resolve(env: &Env, set: &ProfileSet, p: &Profile) -> Result<Settings> {
         .filter(|c| !c.is_empty())
         .map(str::to_owned);
 
+    let sts = sts_target(env, set, p)?;
+
+    let source_profile = p
+        .get("mfa_env_source_profile")
+        .map(|name| source_profile(set, name));
+
+    Ok(Settings {
+        profile,
+        serial,
+        duration_seconds,
+        sts,
+        min_remaining_seconds,
+        lock_timeout_seconds,
+        mfa_process,
+        mfa_process_timeout_seconds,
+        source_profile,
+    })
+}
+
+/// The profile's STS region, endpoint and time-out, as the SDKs resolve the first two.
+fn sts_target(env: &Env, set: &ProfileSet, p: &Profile) -> Result<StsTarget> {
+    let profile = || p.name().to_owned();
+    let timeout_seconds = seconds(
+        p,
+        "mfa_env_sts_timeout_seconds",
+        1..=300,
+        DEFAULT_STS_TIMEOUT_SECONDS,
+        "use a whole number of seconds from 1 to 300",
+    )?;
     let configured_region = first_of(&[
         env.get("AWS_REGION").ok(),
         env.get("AWS_DEFAULT_REGION").ok(),
@@ -204,42 +292,28 @@ fn resolve(env: &Env, set: &ProfileSet, p: &Profile) -> Result<Settings> {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     {
         return Err(Error::BadSetting {
-            profile,
+            profile: profile(),
             key: "region",
             value: region,
             expected: "use a region name such as eu-west-1",
         });
     }
-
     let endpoint_url = configured_endpoint(env, set, p);
     if let Some(url) = &endpoint_url
         && !(url.starts_with("https://") || url.starts_with("http://"))
     {
         return Err(Error::BadSetting {
-            profile,
+            profile: profile(),
             key: "endpoint_url",
             value: url.clone(),
             expected: "use an http:// or https:// URL",
         });
     }
-
-    let source_profile = p
-        .get("mfa_env_source_profile")
-        .map(|name| source_profile(set, name));
-
-    Ok(Settings {
-        profile,
-        serial,
-        duration_seconds,
+    Ok(StsTarget {
         region,
         region_configured,
         endpoint_url,
-        min_remaining_seconds,
-        lock_timeout_seconds,
-        sts_timeout_seconds,
-        mfa_process,
-        mfa_process_timeout_seconds,
-        source_profile,
+        timeout_seconds,
     })
 }
 
@@ -367,8 +441,8 @@ mod tests {
         let s = load_text(DEV, "", &[], "dev").unwrap();
         assert_eq!(s.serial.as_str(), "arn:aws:iam::123456789012:mfa/alice");
         assert_eq!(s.duration_seconds, 43200);
-        assert_eq!(s.region, "us-east-1");
-        assert_eq!(s.endpoint_url, None);
+        assert_eq!(s.sts.region, "us-east-1");
+        assert_eq!(s.sts.endpoint_url, None);
         assert_eq!(s.endpoint_id(), "https://sts.us-east-1.amazonaws.com");
         assert_eq!(s.min_remaining_seconds, 900);
         assert!(s.source_profile.is_none());
@@ -382,7 +456,7 @@ mod tests {
             "[base]\naws_access_key_id = AKIAAAAAAAAAAAAAAAAA\naws_secret_access_key = s3cr3t\n";
         let s = load_text(config, creds, &[], "dev").unwrap();
         assert_eq!((s.duration_seconds, s.min_remaining_seconds), (3600, 600));
-        assert_eq!(s.region, "eu-west-1");
+        assert_eq!(s.sts.region, "eu-west-1");
         let src = s.source_profile.unwrap();
         assert!(src.found && !src.has_session_token);
         assert_eq!(
@@ -395,7 +469,8 @@ mod tests {
     fn endpoint_precedence_matches_the_sdks() {
         let config = "[profile dev]\nmfa_serial = GAHT12345678\nendpoint_url = http://profile\nservices = local\n\
                       [services local]\nsts =\n  endpoint_url = http://services\n";
-        let ep = |vars: &[(&str, &str)]| load_text(config, "", vars, "dev").unwrap().endpoint_url;
+        let ep =
+            |vars: &[(&str, &str)]| load_text(config, "", vars, "dev").unwrap().sts.endpoint_url;
         assert_eq!(ep(&[]).as_deref(), Some("http://services"));
         assert_eq!(
             ep(&[("AWS_ENDPOINT_URL", "http://global")]).as_deref(),
@@ -416,7 +491,7 @@ mod tests {
     fn region_from_environment_wins_over_profile() {
         let config = "[profile dev]\nmfa_serial = GAHT12345678\nregion = eu-west-1\n";
         let s = load_text(config, "", &[("AWS_REGION", "ap-south-1")], "dev").unwrap();
-        assert_eq!(s.region, "ap-south-1");
+        assert_eq!(s.sts.region, "ap-south-1");
     }
 
     #[test]
@@ -485,7 +560,7 @@ mod tests {
         let s = load_text(DEV, "", &[], "dev").unwrap();
         assert_eq!((s.mfa_process, s.mfa_process_timeout_seconds), (None, 30));
         assert!(
-            !s.region_configured,
+            !s.sts.region_configured,
             "the us-east-1 fallback is not a configured region"
         );
         let config = format!(
@@ -497,7 +572,7 @@ mod tests {
             Some("ykman oath accounts code -s aws")
         );
         assert_eq!(s.mfa_process_timeout_seconds, 90);
-        assert!(s.region_configured);
+        assert!(s.sts.region_configured);
         let blank = load_text(&format!("{DEV}mfa_process =\n"), "", &[], "dev").unwrap();
         assert_eq!(blank.mfa_process, None, "an empty mfa_process means none");
         for bad in ["0", "601", "ten"] {

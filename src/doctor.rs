@@ -79,8 +79,8 @@ pub fn run(global: &Global) -> Vec<Check> {
                 format!(
                     "{} (region {}{})",
                     s.endpoint_id(),
-                    s.region,
-                    if s.region_configured {
+                    s.sts.region,
+                    if s.sts.region_configured {
                         ""
                     } else {
                         ", the fallback: no region configured"

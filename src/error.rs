@@ -27,15 +27,18 @@ pub enum Error {
     },
 
     #[error(
-        "profile '{profile}': duration_seconds = {value:?} is out of range; use a whole number from {min} to {max}{root}"
+        "profile '{profile}': duration_seconds = {value:?} is out of range; use a whole number from {min} to {max}{why}"
     )]
     BadDuration {
         profile: String,
         value: String,
         min: u32,
         max: u32,
-        root: &'static str,
+        why: &'static str,
     },
+
+    #[error("profile '{profile}' is a role profile mfa-env cannot follow: {why}")]
+    RoleChain { profile: String, why: String },
 
     #[error("profile '{profile}': {key} = {value:?} is not valid; {expected}")]
     BadSetting {
@@ -130,8 +133,9 @@ pub enum Error {
         why: String,
     },
 
-    #[error("STS GetSessionToken at {endpoint} refused: {code}: {message}{hint}")]
+    #[error("STS {operation} at {endpoint} refused: {code}: {message}{hint}")]
     Sts {
+        operation: &'static str,
         endpoint: String,
         code: String,
         message: String,
@@ -139,9 +143,10 @@ pub enum Error {
     },
 
     #[error(
-        "STS GetSessionToken at {endpoint} refused: {code}, and this machine's clock is {skew} STS's; TOTP codes and request signatures depend on the clock: set it right (NTP) and try again"
+        "STS {operation} at {endpoint} refused: {code}, and this machine's clock is {skew} STS's; TOTP codes and request signatures depend on the clock: set it right (NTP) and try again"
     )]
     ClockSkew {
+        operation: &'static str,
         endpoint: String,
         code: String,
         skew: String,

@@ -11,7 +11,7 @@
 use std::ffi::OsString;
 use std::process::Command;
 
-use crate::config::Settings;
+use crate::config::StsTarget;
 use crate::error::{Error, Result};
 use crate::output;
 use crate::secret::SessionCredentials;
@@ -32,8 +32,13 @@ pub fn check_nesting(allow_nested: bool) -> Result<()> {
 }
 
 /// Runs `command` (default: the user's `$SHELL`) with the session and waits for it; returns
-/// the status to exit with.
-pub fn run(settings: &Settings, creds: &SessionCredentials, command: &[OsString]) -> Result<u8> {
+/// the status to exit with. `profile` is the one the session is for, and `sts` its region.
+pub fn run(
+    profile: &str,
+    sts: &StsTarget,
+    creds: &SessionCredentials,
+    command: &[OsString],
+) -> Result<u8> {
     let (program, args) = match command.split_first() {
         Some((program, args)) => (program.clone(), args),
         None => (default_shell(), &[][..]),
@@ -46,11 +51,11 @@ pub fn run(settings: &Settings, creds: &SessionCredentials, command: &[OsString]
     for (name, value) in output::variables(creds) {
         cmd.env(name, value.as_str());
     }
-    if settings.region_configured {
-        cmd.env("AWS_REGION", &settings.region)
-            .env("AWS_DEFAULT_REGION", &settings.region);
+    if sts.region_configured {
+        cmd.env("AWS_REGION", &sts.region)
+            .env("AWS_DEFAULT_REGION", &sts.region);
     }
-    cmd.env(MARKER, &settings.profile);
+    cmd.env(MARKER, profile);
     let spawn_error = |e: std::io::Error| Error::ExecSpawn {
         program: program.to_string_lossy().into_owned(),
         not_found: e.kind() == std::io::ErrorKind::NotFound,

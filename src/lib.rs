@@ -16,6 +16,7 @@ pub mod longterm;
 pub mod mfa_process;
 pub mod output;
 pub mod policy;
+pub mod role;
 pub mod secret;
 pub mod serial;
 pub mod session;

@@ -9,7 +9,7 @@ use std::fs::{File, TryLockError};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::config::Settings;
+use crate::config::{RoleHop, Settings};
 use crate::error::{Error, Result};
 
 /// How often a waiting process looks whether the lock is free.
@@ -24,14 +24,21 @@ pub struct Guard {
 /// The lock for this profile and MFA device, waiting at most `settings.lock_timeout_seconds`.
 pub fn session(settings: &Settings) -> Result<Guard> {
     let name = format!("session-{}-{}", settings.profile, settings.serial);
-    acquire(
-        &name,
-        Duration::from_secs(settings.lock_timeout_seconds.into()),
-    )
-    .map_err(|e| match e {
+    scoped(&name, &settings.profile, settings.lock_timeout_seconds)
+}
+
+/// The lock for a role profile's session: 32 processes asking for the role make one
+/// `AssumeRole` call.
+pub fn role(hop: &RoleHop) -> Result<Guard> {
+    let name = format!("role-{}-{}", hop.profile, hop.role_arn);
+    scoped(&name, &hop.profile, hop.lock_timeout_seconds)
+}
+
+fn scoped(name: &str, profile: &str, timeout_seconds: u32) -> Result<Guard> {
+    acquire(name, Duration::from_secs(timeout_seconds.into())).map_err(|e| match e {
         Failure::TimedOut => Error::LockTimeout {
-            profile: settings.profile.clone(),
-            seconds: settings.lock_timeout_seconds,
+            profile: profile.to_owned(),
+            seconds: timeout_seconds,
         },
         Failure::Io(path, e) => Error::Lock {
             path,

@@ -1,12 +1,15 @@
 //! mfa-env: AWS MFA sessions for the AWS CLI (`credential_process`), SDKs and shells.
 //!
 //! The main job, `mfa-env [-p P] [--format F]`:
-//!   config  → read and validate the profile (no keyring, no network yet)
+//!   config  → read and validate the profile (no keyring, no network yet); a role profile
+//!             brings its chain down to the mfa-env profile
 //!   store   → open the OS keyring
 //!   cache   → one keyring read; a usable session is printed and we are done (the hot path:
 //!             no SDK client, no async runtime, no network)
 //!   session → on a miss: per-profile lock, cache again, long-term key, MFA code,
 //!             STS GetSessionToken, cache
+//!   role    → for a role profile: the same around AssumeRole, with the MFA session (or the
+//!             role before) in place of the long-term key
 //!   output  → print in the requested format (or, for `exec`, run a command with it)
 //!
 //! `main` alone prints errors and chooses exit codes.
@@ -16,11 +19,11 @@ use std::process::ExitCode;
 
 use mfa_env::cli::{Cli, CodeArgs, Command, ExportArgs, Global};
 use mfa_env::code::CodeSource;
-use mfa_env::config::Settings;
+use mfa_env::config::Target;
 use mfa_env::error::Result;
 use mfa_env::secret::SessionCredentials;
 use mfa_env::store::Store;
-use mfa_env::{cache, clock, commands, config, exec, output, session};
+use mfa_env::{commands, config, exec, output, role, session};
 
 fn main() -> ExitCode {
     let cli = Cli::parse_args();
@@ -61,33 +64,25 @@ fn run(cli: Cli) -> Result<u8> {
 
 /// Prints a usable session for the profile.
 fn export(global: &Global, args: &ExportArgs) -> Result<()> {
-    let settings = config::load(global.profile())?;
-    let creds = credentials(global, &settings, &args.code)?;
+    let target = config::load_target(global.profile())?;
+    let creds = credentials(global, &target, &args.code)?;
     output::print(&creds, args.format)
 }
 
 /// Runs a command with a usable session in its environment.
 fn run_exec(global: &Global, code: &CodeArgs, allow_nested: bool, cmd: &[OsString]) -> Result<u8> {
     exec::check_nesting(allow_nested)?;
-    let settings = config::load(global.profile())?;
-    let creds = credentials(global, &settings, code)?;
-    exec::run(&settings, &creds, cmd)
+    let target = config::load_target(global.profile())?;
+    let creds = credentials(global, &target, code)?;
+    exec::run(target.profile(), target.sts(), &creds, cmd)
 }
 
 /// A usable session: the cached one, else a new one for a code (which is then cached).
-fn credentials(
-    global: &Global,
-    settings: &Settings,
-    code: &CodeArgs,
-) -> Result<SessionCredentials> {
+fn credentials(global: &Global, target: &Target, code: &CodeArgs) -> Result<SessionCredentials> {
     let store = Store::open(global.keyring)?;
-    if let Some(creds) = cache::lookup(&store, settings, clock::now())? {
-        return Ok(creds);
+    let source = CodeSource::choose(code.token_code.as_deref(), target.mfa());
+    match target {
+        Target::Mfa(settings) => session::get(&store, settings, source).map(|(creds, _)| creds),
+        Target::Role(chain) => role::credentials(&store, chain, source),
     }
-    let source = CodeSource::choose(code.token_code.as_deref(), settings);
-    let (creds, not_cached) = session::fetch_and_cache(&store, settings, source)?;
-    if let Some(e) = not_cached {
-        eprintln!("mfa-env: warning: the new session is used but not cached: {e}");
-    }
-    Ok(creds)
 }

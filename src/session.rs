@@ -3,30 +3,46 @@
 //! network comes before the code, so a code is never asked for (or spent) on a request that
 //! could not succeed.
 
+use crate::cache::Origin;
 use crate::code::{self, CodeSource};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::secret::LongTermKey;
 use crate::secret::SessionCredentials;
 use crate::store::Store;
-use crate::{cache, clock, lock, longterm, skew, sts, used_code};
+use crate::{cache, clock, lock, longterm, sts, used_code};
 
-/// A session for the profile, and the reason it could not be cached if it could not: a session
-/// the user spent a code on is still worth printing.
-pub fn fetch_and_cache(
+/// A usable MFA session for the profile, and the key it descends from: the cached one, else a
+/// new one for a code (which is then cached; when it cannot be, the user is warned and the
+/// session still used, since a code was spent on it).
+pub fn get(
     store: &Store,
     settings: &Settings,
     code_source: CodeSource<'_>,
-) -> Result<(SessionCredentials, Option<Error>)> {
+) -> Result<(SessionCredentials, Origin)> {
+    if let Some(hit) = cache::lookup_with_origin(store, settings, clock::now())? {
+        return Ok(hit);
+    }
     let _lock = lock::session(settings)?;
     // Whoever held the lock before us may have just cached a session.
-    if let Some(creds) = cache::lookup(store, settings, clock::now())? {
-        return Ok((creds, None));
+    if let Some(hit) = cache::lookup_with_origin(store, settings, clock::now())? {
+        return Ok(hit);
     }
     let (key, key_source) = longterm::resolve(store, settings)?;
     let creds = with_accepted_code(store, settings, &key, code_source)?;
-    let not_cached = cache::save(store, settings, key_source, &key.access_key_id, &creds).err();
-    Ok((creds, not_cached))
+    let origin = Origin {
+        key_source,
+        key_id: key.access_key_id.clone(),
+    };
+    if let Err(e) = cache::save(store, settings, &origin, &creds) {
+        warn_not_cached(&e);
+    }
+    Ok((creds, origin))
+}
+
+/// New credentials that could not be cached are still printed: the user spent a code on them.
+pub fn warn_not_cached(e: &Error) {
+    eprintln!("mfa-env: warning: the new session is used but not cached: {e}");
 }
 
 /// Attempts in all for a person at a terminal whose code STS rejects (a typo, an expired code).
@@ -76,13 +92,7 @@ fn with_accepted_code(
         match sts::fetch(&req) {
             Ok(fetched) => {
                 used_code::remember(store, &settings.serial, &code, clock::now());
-                if let Some(s) = fetched.clock_skew {
-                    eprintln!(
-                        "mfa-env: warning: this machine's clock is {} STS's; MFA codes and signatures depend on it: set it right (NTP)",
-                        skew::describe(s)
-                    );
-                }
-                return Ok(fetched.creds);
+                return Ok(fetched.into_creds_warning_of_skew());
             }
             Err(e) if e.is_rejected_code() && ask_again => {
                 note = Some("STS rejected that code. Try again with the current one.".into());

@@ -1,7 +1,9 @@
-//! The only network call: STS `GetSessionToken`, signed with the long-term key. `call` takes a
-//! ready client, which is the seam where unit tests put the SDK's mock client; `fetch` builds
-//! the real client and a single-threaded runtime, and only a cache miss ever gets here.
+//! The network calls: STS `GetSessionToken`, signed with the long-term key, and `AssumeRole`,
+//! signed with an MFA session (or the role before it). `call` and `call_assume` take a ready
+//! client, which is the seam where unit tests put the SDK's mock client; `fetch` and `assume`
+//! build the real client and a single-threaded runtime, and only a cache miss ever gets here.
 
+use std::future::Future;
 use std::time::Duration;
 
 use aws_credential_types::Credentials;
@@ -14,7 +16,7 @@ use chrono::DateTime;
 use secrecy::ExposeSecret;
 
 use crate::code::TokenCode;
-use crate::config::Settings;
+use crate::config::{RoleHop, Settings, StsTarget};
 use crate::error::{Error, Result};
 use crate::secret::{LongTermKey, SessionCredentials, scrub};
 use crate::skew::{self, ServerClock};
@@ -32,8 +34,8 @@ struct Timeouts {
 }
 
 impl Timeouts {
-    fn of(settings: &Settings) -> Self {
-        let attempt = Duration::from_secs(settings.sts_timeout_seconds.into());
+    fn of(target: &StsTarget) -> Self {
+        let attempt = Duration::from_secs(target.timeout_seconds.into());
         Timeouts {
             connect: attempt.min(Duration::from_secs(3)),
             attempt,
@@ -49,27 +51,80 @@ pub struct Request<'a> {
     pub code: &'a TokenCode,
 }
 
-/// A new session, and how far this machine's clock is ahead of STS's when that is worth a
+/// What one `AssumeRole` needs besides the client: the role profile, the credentials it is
+/// assumed with, and the session's name.
+pub struct AssumeRequest<'a> {
+    pub hop: &'a RoleHop,
+    pub with: &'a SessionCredentials,
+    pub session_name: &'a str,
+}
+
+/// New credentials, and how far this machine's clock is ahead of STS's when that is worth a
 /// warning.
 pub struct Fetched {
     pub creds: SessionCredentials,
     pub clock_skew: Option<i64>,
 }
 
-/// Calls STS on a fresh current-thread runtime.
+impl Fetched {
+    /// The credentials, after telling the user about a clock far from STS's.
+    pub fn into_creds_warning_of_skew(self) -> SessionCredentials {
+        if let Some(s) = self.clock_skew {
+            eprintln!(
+                "mfa-env: warning: this machine's clock is {} STS's; MFA codes and signatures depend on it: set it right (NTP)",
+                skew::describe(s)
+            );
+        }
+        self.creds
+    }
+}
+
+/// Calls `GetSessionToken` on a fresh current-thread runtime.
 pub fn fetch(req: &Request<'_>) -> Result<Fetched> {
+    let key = Credentials::new(
+        req.key.access_key_id.expose_secret(),
+        req.key.secret_access_key.expose_secret(),
+        None,
+        None,
+        "mfa-env",
+    );
+    on_runtime(&req.settings.sts, key, |client| async move {
+        call(&client, req).await
+    })
+}
+
+/// Calls `AssumeRole` on a fresh current-thread runtime.
+pub fn assume(req: &AssumeRequest<'_>) -> Result<Fetched> {
+    let with = Credentials::new(
+        req.with.access_key_id.expose_secret(),
+        req.with.secret_access_key.expose_secret(),
+        Some(req.with.session_token.expose_secret().to_owned()),
+        None,
+        "mfa-env",
+    );
+    on_runtime(&req.hop.sts, with, |client| async move {
+        call_assume(&client, req).await
+    })
+}
+
+fn on_runtime<F, Fut>(target: &StsTarget, credentials: Credentials, call: F) -> Result<Fetched>
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: Future<Output = Result<SessionCredentials>>,
+{
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(Error::Runtime)?;
     let server_clock = ServerClock::default();
-    let client = client(req.settings, req.key, server_clock.clone());
-    let answer = runtime.block_on(call(&client, req));
+    let client = client(target, credentials, server_clock.clone());
+    let answer = runtime.block_on(call(client));
     let skew = server_clock.reportable_skew();
     match (answer, skew) {
         (Ok(creds), clock_skew) => Ok(Fetched { creds, clock_skew }),
         (
             Err(Error::Sts {
+                operation,
                 endpoint,
                 code,
                 message,
@@ -77,6 +132,7 @@ pub fn fetch(req: &Request<'_>) -> Result<Fetched> {
             }),
             Some(s),
         ) if blames_clock(&code, &message) => Err(Error::ClockSkew {
+            operation,
             endpoint,
             code,
             skew: skew::describe(s),
@@ -94,22 +150,15 @@ fn blames_clock(code: &str, message: &str) -> bool {
     ) || (code == "AccessDenied" && message.contains("MultiFactorAuthentication"))
 }
 
-fn client(settings: &Settings, key: &LongTermKey, server_clock: ServerClock) -> Client {
-    let credentials = Credentials::new(
-        key.access_key_id.expose_secret(),
-        key.secret_access_key.expose_secret(),
-        None,
-        None,
-        "mfa-env",
-    );
+fn client(target: &StsTarget, credentials: Credentials, server_clock: ServerClock) -> Client {
     let mut config = aws_sdk_sts::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(settings.region.clone()))
+        .region(Region::new(target.region.clone()))
         .credentials_provider(credentials)
         .interceptor(server_clock)
         .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
         .timeout_config({
-            let t = Timeouts::of(settings);
+            let t = Timeouts::of(target);
             TimeoutConfig::builder()
                 .connect_timeout(t.connect)
                 .read_timeout(t.attempt)
@@ -117,7 +166,7 @@ fn client(settings: &Settings, key: &LongTermKey, server_clock: ServerClock) -> 
                 .operation_timeout(t.total)
                 .build()
         });
-    if let Some(url) = &settings.endpoint_url {
+    if let Some(url) = &target.endpoint_url {
         config = config.endpoint_url(url);
     }
     Client::from_conf(config.build())
@@ -125,7 +174,6 @@ fn client(settings: &Settings, key: &LongTermKey, server_clock: ServerClock) -> 
 
 /// One `GetSessionToken` on `client`, with STS errors mapped to what the user should do.
 pub async fn call(client: &Client, req: &Request<'_>) -> Result<SessionCredentials> {
-    let endpoint = req.settings.endpoint_id();
     let duration =
         i32::try_from(req.settings.duration_seconds).expect("validated to at most 129600");
     let answer = client
@@ -135,15 +183,57 @@ pub async fn call(client: &Client, req: &Request<'_>) -> Result<SessionCredentia
         .duration_seconds(duration)
         .send()
         .await;
-    let out = match answer {
-        Ok(out) => out,
-        Err(e) => return Err(map_error(e, &endpoint, req)),
+    let failing = Failing {
+        operation: "GetSessionToken",
+        target: &req.settings.sts,
+        secrets: &[
+            req.key.access_key_id.expose_secret(),
+            req.key.secret_access_key.expose_secret(),
+            req.code.expose(),
+        ],
     };
-    let c = out.credentials().ok_or(Error::StsNoCredentials {
-        endpoint: endpoint.clone(),
-    })?;
-    let expiration = DateTime::from_timestamp(c.expiration().secs(), 0)
-        .ok_or(Error::StsNoCredentials { endpoint })?;
+    match answer {
+        Ok(out) => credentials(out.credentials(), &failing),
+        Err(e) => Err(failing.error(e)),
+    }
+}
+
+/// One `AssumeRole` on `client`, with STS errors mapped to what the user should do.
+pub async fn call_assume(client: &Client, req: &AssumeRequest<'_>) -> Result<SessionCredentials> {
+    let hop = req.hop;
+    let duration = i32::try_from(hop.duration_seconds).expect("validated to at most 43200");
+    let answer = client
+        .assume_role()
+        .role_arn(&hop.role_arn)
+        .role_session_name(req.session_name)
+        .set_external_id(hop.external_id.clone())
+        .duration_seconds(duration)
+        .send()
+        .await;
+    let failing = Failing {
+        operation: "AssumeRole",
+        target: &hop.sts,
+        secrets: &[
+            req.with.access_key_id.expose_secret(),
+            req.with.secret_access_key.expose_secret(),
+            req.with.session_token.expose_secret(),
+        ],
+    };
+    match answer {
+        Ok(out) => credentials(out.credentials(), &failing),
+        Err(e) => Err(failing.error(e)),
+    }
+}
+
+fn credentials(
+    c: Option<&aws_sdk_sts::types::Credentials>,
+    failing: &Failing<'_>,
+) -> Result<SessionCredentials> {
+    let none = || Error::StsNoCredentials {
+        endpoint: failing.target.endpoint_id(),
+    };
+    let c = c.ok_or_else(none)?;
+    let expiration = DateTime::from_timestamp(c.expiration().secs(), 0).ok_or_else(none)?;
     Ok(SessionCredentials {
         access_key_id: c.access_key_id().into(),
         secret_access_key: c.secret_access_key().into(),
@@ -152,49 +242,59 @@ pub async fn call(client: &Client, req: &Request<'_>) -> Result<SessionCredentia
     })
 }
 
-fn map_error<E, R>(e: SdkError<E, R>, endpoint: &str, req: &Request<'_>) -> Error
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let unreachable = |what: String| Error::StsUnreachable {
-        endpoint: endpoint.to_owned(),
-        what,
-    };
-    match e {
-        SdkError::ServiceError(se) => {
-            let err = se.err();
-            let code = err.code().unwrap_or("Unknown").to_owned();
-            let message = err.message().unwrap_or("no message").to_owned();
-            let secrets = [
-                req.key.access_key_id.expose_secret(),
-                req.key.secret_access_key.expose_secret(),
-                req.code.expose(),
-            ];
-            Error::Sts {
-                endpoint: endpoint.to_owned(),
-                hint: hint(&code, &message),
-                message: scrub(&message, &secrets),
-                code,
+/// The context an STS failure is explained in: which call, where, and the values we sent that
+/// an error message must never echo.
+struct Failing<'a> {
+    operation: &'static str,
+    target: &'a StsTarget,
+    secrets: &'a [&'a str],
+}
+
+impl Failing<'_> {
+    fn error<E, R>(&self, e: SdkError<E, R>) -> Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        let endpoint = self.target.endpoint_id();
+        let unreachable = |what: String| Error::StsUnreachable {
+            endpoint: endpoint.clone(),
+            what,
+        };
+        let timeouts = Timeouts::of(self.target);
+        match e {
+            SdkError::ServiceError(se) => {
+                let err = se.err();
+                let code = err.code().unwrap_or("Unknown").to_owned();
+                let message = err.message().unwrap_or("no message").to_owned();
+                Error::Sts {
+                    operation: self.operation,
+                    endpoint: endpoint.clone(),
+                    hint: hint(self.operation, &code, &message),
+                    message: scrub(&message, self.secrets),
+                    code,
+                }
             }
+            SdkError::TimeoutError(_) => unreachable(format!(
+                "no answer within {} s (mfa_env_sts_timeout_seconds = {})",
+                timeouts.total.as_secs(),
+                self.target.timeout_seconds
+            )),
+            SdkError::DispatchFailure(f) if f.is_timeout() => unreachable(format!(
+                "timed out (connect {} s, answer {} s)",
+                timeouts.connect.as_secs(),
+                self.target.timeout_seconds
+            )),
+            SdkError::DispatchFailure(f) if f.is_io() => {
+                unreachable("connection failed".to_owned())
+            }
+            SdkError::DispatchFailure(_) => unreachable("the request could not be sent".to_owned()),
+            SdkError::ResponseError(_) => unreachable("the answer could not be read".to_owned()),
+            other => unreachable(format!(
+                "the request could not be built ({})",
+                kind_name(&other)
+            )),
         }
-        SdkError::TimeoutError(_) => unreachable(format!(
-            "no answer within {} s (mfa_env_sts_timeout_seconds = {})",
-            Timeouts::of(req.settings).total.as_secs(),
-            req.settings.sts_timeout_seconds
-        )),
-        SdkError::DispatchFailure(f) if f.is_timeout() => unreachable(format!(
-            "timed out (connect {} s, answer {} s)",
-            Timeouts::of(req.settings).connect.as_secs(),
-            req.settings.sts_timeout_seconds
-        )),
-        SdkError::DispatchFailure(f) if f.is_io() => unreachable("connection failed".to_owned()),
-        SdkError::DispatchFailure(_) => unreachable("the request could not be sent".to_owned()),
-        SdkError::ResponseError(_) => unreachable("the answer could not be read".to_owned()),
-        other => unreachable(format!(
-            "the request could not be built ({})",
-            kind_name(&other)
-        )),
     }
 }
 
@@ -206,7 +306,21 @@ fn kind_name<E, R>(e: &SdkError<E, R>) -> &'static str {
 }
 
 /// What to do about the STS error codes a user can meet here.
-fn hint(code: &str, message: &str) -> &'static str {
+fn hint(operation: &str, code: &str, message: &str) -> &'static str {
+    if operation == "AssumeRole" {
+        match code {
+            "AccessDenied" => {
+                return "; the role's trust policy must let your IAM user call sts:AssumeRole (with aws:MultiFactorAuthPresent, if it asks for MFA), and external_id must be the one it expects";
+            }
+            "ValidationError" => {
+                return "; check role_arn, role_session_name, external_id, and duration_seconds against the role's MaxSessionDuration";
+            }
+            "ExpiredToken" => {
+                return "; the session it was assumed with expired: run `mfa-env clear` for the source profile and try again";
+            }
+            _ => {}
+        }
+    }
     match code {
         "AccessDenied"
             if message.contains("MultiFactorAuthentication") || message.contains("MFA") =>
