@@ -193,13 +193,15 @@ pub enum Command {
 
     /// Check the profile and everything around it, one line each with the fix
     ///
-    /// The files and the profile, static keys or a role_arn that would win over
-    /// credential_process, AWS_ACCESS_KEY_ID in the environment, the keyring, the long-term key,
-    /// the cached session, how a code can be asked for, the STS endpoint. With --policy:
+    /// The files and the profile (for a role profile: its chain, then the mfa-env profile under
+    /// it), static keys or a role_arn that would win over credential_process, AWS_ACCESS_KEY_ID
+    /// in the environment, the keyring, the long-term key, the cached session, how a code can be
+    /// asked for, the STS endpoint, and this machine's clock against STS's (one call with a
+    /// made-up key; --offline skips it). With --policy:
     /// explain how an IAM policy's MFA conditions treat long-term keys and MFA sessions (Bool vs
     /// BoolIfExists), and whether sts:GetSessionToken stays reachable without MFA.
     #[command(
-        after_help = "Examples:\n  mfa-env doctor -p dev\n  mfa-env doctor -p dev --json\n  mfa-env doctor --policy mfa-policy.json\n  aws iam get-policy-version --policy-arn ARN --version-id v1 --query PolicyVersion.Document > p.json && mfa-env doctor --policy p.json"
+        after_help = "Examples:\n  mfa-env doctor -p dev\n  mfa-env doctor -p prod-admin --offline\n  mfa-env doctor -p dev --json\n  mfa-env doctor --policy mfa-policy.json\n  aws iam get-policy-version --policy-arn ARN --version-id v1 --query PolicyVersion.Document > p.json && mfa-env doctor --policy p.json"
     )]
     Doctor {
         /// Explain this IAM policy JSON file instead
@@ -209,6 +211,10 @@ pub enum Command {
         /// Machine-readable output
         #[arg(long)]
         json: bool,
+
+        /// Do not call STS to compare this machine's clock with it
+        #[arg(long)]
+        offline: bool,
     },
 
     /// Print a shell completion script

@@ -225,8 +225,8 @@ pub fn mfa_arg(global: &Global, args: &CodeArgs) -> Result<()> {
 }
 
 /// `mfa-env doctor`: one line per check (or JSON), on stdout.
-pub fn doctor(global: &Global, json: bool) -> Result<()> {
-    let checks = crate::doctor::run(global);
+pub fn doctor(global: &Global, json: bool, offline: bool) -> Result<()> {
+    let checks = crate::doctor::run(global, offline);
     report(&checks, json, |c| (c.level, c.check, &c.text))
 }
 

@@ -95,7 +95,16 @@ pub struct Facts {
     pub found: bool,
     pub credential_process: Option<String>,
     pub role_arn: bool,
+    pub mfa_serial: bool,
     pub static_keys: bool,
+}
+
+impl Facts {
+    /// `role_arn` in a profile meant for mfa-env (it has `mfa_serial` or `credential_process`),
+    /// where it wins over `credential_process` in every SDK: a mistake, not a role profile.
+    pub fn misplaced_role_arn(&self) -> bool {
+        self.role_arn && (self.mfa_serial || self.credential_process.is_some())
+    }
 }
 
 /// Reads the files as [`load`] does, without validating mfa-env's keys.
@@ -109,6 +118,7 @@ pub fn inspect(profile: &str) -> Result<Facts> {
         found: p.is_some(),
         credential_process: get("credential_process").map(str::to_owned),
         role_arn: get("role_arn").is_some(),
+        mfa_serial: get("mfa_serial").is_some(),
         static_keys: get("aws_access_key_id").is_some(),
     })
 }

@@ -1,17 +1,18 @@
 //! `mfa-env doctor [-p P]`: checks, one line each with the fix, of everything around the STS
 //! call that decides whether `aws` gets MFA credentials: the files and the profile, what would
 //! win over `credential_process`, the keyring, the long-term key, the cached session, whether a
-//! code can be asked for, and the STS endpoint. It reads; it changes nothing and calls no
-//! network. Never a secret in its output.
+//! code can be asked for, the STS endpoint and how far this machine's clock is from it. It
+//! changes nothing; its one network call reads the STS endpoint's clock with a made-up key
+//! (`--offline` skips it). Never a secret in its output.
 
 use chrono::Utc;
 
 use crate::cli::Global;
-use crate::config::{self, Settings};
+use crate::config::{self, Settings, StsTarget, Target};
 use crate::desktop::Dialog;
 use crate::policy::Level;
 use crate::store::Store;
-use crate::{cache, clock, longterm, tty};
+use crate::{cache, clock, longterm, skew, tty};
 
 #[derive(Debug, serde::Serialize)]
 pub struct Check {
@@ -28,11 +29,12 @@ fn check(check: &'static str, level: Level, text: impl Into<String>) -> Check {
     }
 }
 
-pub fn run(global: &Global) -> Vec<Check> {
+pub fn run(global: &Global, offline: bool) -> Vec<Check> {
     let profile = global.profile();
     let mut out = Vec::new();
 
-    match config::inspect(profile) {
+    let facts = config::inspect(profile);
+    match &facts {
         Err(e) => out.push(check("config", Level::Problem, e.to_string())),
         Ok(f) if !f.found => out.push(check(
             "config",
@@ -49,7 +51,7 @@ pub fn run(global: &Global) -> Vec<Check> {
             if f.static_keys {
                 out.push(check("static keys", Level::Problem, format!("profile '{profile}' has aws_access_key_id: SDKs use those keys and never call credential_process; store them with `mfa-env add -p {profile}` and delete them from the file")));
             }
-            if f.role_arn {
+            if f.misplaced_role_arn() {
                 out.push(check("role_arn", Level::Problem, format!("profile '{profile}' has role_arn, which wins over credential_process in every SDK; put the role in a second profile with `source_profile = {profile}`")));
             }
         }
@@ -63,7 +65,37 @@ pub fn run(global: &Global) -> Vec<Check> {
         });
     }
 
-    let settings = match config::load(profile) {
+    // A misplaced role_arn was reported above; the rest is checked as the mfa-env profile it is.
+    let target = if facts.as_ref().is_ok_and(config::Facts::misplaced_role_arn) {
+        config::load(profile).map(Target::Mfa)
+    } else {
+        config::load_target(profile)
+    };
+    let settings = match target {
+        Ok(Target::Role(chain)) => {
+            let path: Vec<_> = chain
+                .hops
+                .iter()
+                .rev()
+                .map(|h| format!("'{}' ({})", h.profile, h.role_arn))
+                .collect();
+            out.push(check(
+                "role",
+                Level::Ok,
+                format!(
+                    "assumes {} with the MFA session of '{}'; sessions of {} s; the checks below are for '{}'",
+                    path.join(" with "),
+                    chain.base.profile,
+                    chain.role().duration_seconds,
+                    chain.base.profile
+                ),
+            ));
+            Ok(chain.base)
+        }
+        Ok(Target::Mfa(s)) => Ok(s),
+        Err(e) => Err(e),
+    };
+    let settings = match settings {
         Ok(s) => {
             out.push(check(
                 "profile",
@@ -122,13 +154,49 @@ pub fn run(global: &Global) -> Vec<Check> {
         out.push(session(store, settings));
     }
     out.push(prompt(settings.as_ref()));
+    if let Some(settings) = &settings {
+        out.push(clock_skew(&settings.sts, offline));
+    }
     out
+}
+
+/// TOTP codes change every 30 s and STS accepts little more than the current one; SigV4
+/// signatures allow 5 minutes.
+fn clock_skew(sts: &StsTarget, offline: bool) -> Check {
+    if offline {
+        return check("clock", Level::Note, "not compared with STS (--offline)");
+    }
+    match crate::sts::measure_skew(sts) {
+        Ok(ahead) if ahead.abs() <= 30 => check(
+            "clock",
+            Level::Ok,
+            format!("within {} s of STS's", ahead.abs()),
+        ),
+        Ok(ahead) if ahead.abs() <= skew::REPORTED_SECONDS => check(
+            "clock",
+            Level::Note,
+            format!(
+                "{} STS's: MFA codes may be refused as invalid; set the clock right (NTP)",
+                skew::describe(ahead)
+            ),
+        ),
+        Ok(ahead) => check(
+            "clock",
+            Level::Problem,
+            format!(
+                "{} STS's: MFA codes and request signatures are refused; set the clock right (NTP)",
+                skew::describe(ahead)
+            ),
+        ),
+        Err(e) => check("clock", Level::Note, format!("not compared with STS: {e}")),
+    }
 }
 
 fn session(store: &Store, settings: &Settings) -> Check {
     let now = clock::now();
     let listed = cache::list(store, Some(&settings.profile)).unwrap_or_default();
-    let Some(best) = listed.iter().map(|l| l.expiration).max() else {
+    let own = listed.iter().filter(|l| l.role.is_none());
+    let Some(best) = own.map(|l| l.expiration).max() else {
         return check(
             "cached session",
             Level::Note,

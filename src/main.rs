@@ -52,9 +52,13 @@ fn run(cli: Cli) -> Result<u8> {
         Some(Command::Remove) => commands::remove(global),
         Some(Command::Status { json }) => commands::status(global, json),
         Some(Command::Clear { all }) => commands::clear(global, all),
-        Some(Command::Doctor { policy, json }) => match policy {
+        Some(Command::Doctor {
+            policy,
+            json,
+            offline,
+        }) => match policy {
             Some(policy) => commands::doctor_policy(&policy, json),
-            None => commands::doctor(global, json),
+            None => commands::doctor(global, json, offline),
         },
         Some(Command::Completions { shell }) => commands::completions(shell),
         Some(Command::Man { dir }) => commands::man(dir.as_deref()),

@@ -28,6 +28,11 @@ impl ServerClock {
         (server_minus_local.abs() > REPORTED_SECONDS).then_some(-server_minus_local)
     }
 
+    /// Seconds by which this machine's clock is ahead of STS's, if an answer carried a `Date`.
+    pub fn local_ahead(&self) -> Option<i64> {
+        (*self.0.lock().ok()?).map(|server_minus_local| -server_minus_local)
+    }
+
     fn record(&self, server: DateTime<Utc>, local: DateTime<Utc>) {
         if let Ok(mut slot) = self.0.lock() {
             *slot = Some((server - local).num_seconds());
@@ -73,8 +78,10 @@ mod tests {
         let at = |s: i64| DateTime::from_timestamp(1_900_000_000 + s, 0).unwrap();
         let c = ServerClock::default();
         assert_eq!(c.reportable_skew(), None);
+        assert_eq!(c.local_ahead(), None);
         c.record(at(0), at(300));
         assert_eq!(c.reportable_skew(), None);
+        assert_eq!(c.local_ahead(), Some(300));
         c.record(at(0), at(7200));
         assert_eq!(c.reportable_skew(), Some(7200), "local is two hours ahead");
         c.record(at(400), at(0));

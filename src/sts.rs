@@ -107,6 +107,51 @@ pub fn assume(req: &AssumeRequest<'_>) -> Result<Fetched> {
     })
 }
 
+/// How far this machine's clock is ahead of the STS endpoint's, for `doctor`: one
+/// `GetCallerIdentity` signed with a made-up key (no secret of the user's is sent), one
+/// attempt, whose answer, refusal or not, carries STS's `Date`.
+pub fn measure_skew(target: &StsTarget) -> Result<i64> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)?;
+    let server_clock = ServerClock::default();
+    let made_up = Credentials::new(
+        "AKIAMFAENVCLOCKCHECK",
+        "not-a-secret",
+        None,
+        None,
+        "mfa-env",
+    );
+    let client = client(target, made_up, server_clock.clone());
+    let answer = runtime.block_on(async {
+        client
+            .get_caller_identity()
+            .customize()
+            .config_override(
+                aws_sdk_sts::Config::builder()
+                    .retry_config(RetryConfig::standard().with_max_attempts(1)),
+            )
+            .send()
+            .await
+    });
+    if let Some(ahead) = server_clock.local_ahead() {
+        return Ok(ahead);
+    }
+    let failing = Failing {
+        operation: "GetCallerIdentity",
+        target,
+        secrets: &[],
+    };
+    Err(match answer {
+        Err(e) => failing.error(e),
+        Ok(_) => Error::StsUnreachable {
+            endpoint: target.endpoint_id(),
+            what: "the answer had no Date header".into(),
+        },
+    })
+}
+
 fn on_runtime<F, Fut>(target: &StsTarget, credentials: Credentials, call: F) -> Result<Fetched>
 where
     F: FnOnce(Client) -> Fut,

@@ -108,6 +108,7 @@ fn doctor_on_a_working_profile() {
             "ok       keyring: ",
             "ok       long-term key: a long-term key, static keys of profile",
             "ok       cached session: 11h5",
+            "ok       clock: within ",
         ] {
             assert!(
                 out.stdout.lines().any(|l| l.starts_with(line)),
@@ -166,4 +167,94 @@ fn doctor_names_what_wins_over_credential_process() {
         out.stdout
             .contains("PROBLEM  config: profile 'nonexistent-profile' not found")
     );
+}
+
+/// A role profile: doctor names the chain, then checks the mfa-env profile under it; the role's
+/// own `role_arn` is no problem there (it has no credential_process to lose to).
+#[test]
+fn doctor_on_a_role_profile_follows_it_to_the_mfa_profile() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let moto = Moto::start(dir.path());
+    let bed = Bed::new(Keyring::Keyutils, "doctor-role", &moto.url);
+    let p = &bed.profile;
+    bed.append_config(&format!(
+        "[profile {p}-admin]\nrole_arn = arn:aws:iam::123456789012:role/Admin\nsource_profile = {p}\n"
+    ));
+    bed.warm();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["doctor", "--offline", "-p", &format!("{p}-admin")]);
+    let out = bed.run_cmd(cmd, None);
+    out.ok();
+    let expected = format!(
+        "ok       role: assumes '{p}-admin' (arn:aws:iam::123456789012:role/Admin) with the MFA session of '{p}'"
+    );
+    assert!(out.stdout.contains(&expected), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("ok       cached session: 11h5"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("note     clock: not compared with STS (--offline)"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("PROBLEM"), "{}", out.stdout);
+}
+
+/// The clock check: two hours ahead is a problem with the fix; a minute is a note; an endpoint
+/// that does not answer is a note, not a failure; `--offline` makes no connection.
+#[test]
+fn doctor_compares_the_clock_with_sts() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    for (skew, expected) in [
+        (
+            -7200,
+            "PROBLEM  clock: 7200 s ahead of STS's: MFA codes and request signatures are refused; set the clock right (NTP)",
+        ),
+        (3600, "PROBLEM  clock: 3600 s behind STS's"),
+        (
+            90,
+            "note     clock: 90 s behind STS's: MFA codes may be refused",
+        ),
+    ] {
+        let standin = StandIn::start_skewed(dir.path(), skew);
+        let bed = Bed::new(Keyring::Keyutils, "doctor-clock", &standin.url);
+        let out = bed.run(&["doctor"], None);
+        out.ok();
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.contains(" clock: "))
+            .unwrap_or_else(|| panic!("no clock line:\n{}", out.stdout));
+        // The Date header has whole seconds: allow one either way.
+        let close = [skew - 1, skew, skew + 1].iter().any(|s| {
+            let shown = expected.replace(&skew.abs().to_string(), &s.abs().to_string());
+            line.starts_with(&shown)
+        });
+        assert!(close, "{line}\nexpected {expected}");
+        assert_eq!(
+            standin.requests(),
+            ["GetCallerIdentity"],
+            "one call, no long-term key needed"
+        );
+        assert_no_secret(&out.stdout, &[LT_KEY_ID, LT_SECRET], "doctor");
+    }
+
+    let trip = Tripwire::new();
+    let bed = Bed::new(Keyring::Keyutils, "doctor-clock", &trip.url);
+    let out = bed.run(&["doctor"], None);
+    out.ok();
+    assert!(
+        out.stdout
+            .contains("note     clock: not compared with STS: could not reach STS"),
+        "{}",
+        out.stdout
+    );
+    let before = trip.connections();
+    bed.run(&["doctor", "--offline"], None).ok();
+    assert_eq!(trip.connections(), before, "--offline calls nothing");
 }

@@ -338,7 +338,15 @@ impl Bed {
     /// The environment every program in this bed sees: a clean one, like a fresh shell.
     pub fn apply_env(&self, cmd: &mut Command) {
         cmd.env_clear();
-        for k in ["PATH", "DBUS_SESSION_BUS_ADDRESS", "LANG", "TMPDIR"] {
+        // XDG_RUNTIME_DIR is the test bed's one for every bed: like one user's processes, all
+        // share the lock of the cache index, which lives in the keyring they all share.
+        for k in [
+            "PATH",
+            "DBUS_SESSION_BUS_ADDRESS",
+            "LANG",
+            "TMPDIR",
+            "XDG_RUNTIME_DIR",
+        ] {
             if let Some(v) = std::env::var_os(k) {
                 cmd.env(k, v);
             }
@@ -482,11 +490,17 @@ pub struct StandIn {
 
 impl StandIn {
     pub fn start(dir: &Path) -> StandIn {
+        Self::start_skewed(dir, 0)
+    }
+
+    /// A stand-in whose clock (every answer's `Date`) is `skew_seconds` ahead of ours.
+    pub fn start_skewed(dir: &Path, skew_seconds: i64) -> StandIn {
         let port = free_port();
         let log = dir.join(format!("standin-{port}.log"));
         let child = Command::new(system_bin("python3"))
             .arg(repo().join("tests/fixtures/sts_standin.py"))
             .arg(port.to_string())
+            .arg(skew_seconds.to_string())
             .stdout(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("start the STS stand-in");
