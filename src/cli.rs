@@ -159,6 +159,20 @@ pub enum Command {
         code: CodeArgs,
     },
 
+    /// Create or update a profile for mfa-env, asking for what the flags do not give
+    ///
+    /// Writes credential_process, mfa_serial and duration_seconds (and region) into the
+    /// profile in the AWS config file, keeping every other line, comment and byte as it was,
+    /// after a backup of the file. Stores the long-term key in the keyring: typed, piped
+    /// (--key-stdin), or moved from a profile's plaintext keys (--key-from; --move-keys deletes
+    /// them from the files). Without --serial, the user's MFA devices are listed with the
+    /// long-term key (sts:GetCallerIdentity, iam:ListMFADevices). Without a terminal, or with
+    /// --yes, nothing is asked: flags and current values decide.
+    #[command(
+        after_help = "Examples:\n  mfa-env setup -p dev\n  mfa-env setup -p dev --dry-run\n  mfa-env setup -p dev --key-from default --move-keys --duration 43200 --yes\n  printf '%s\\n%s\\n' \"$KEY_ID\" \"$SECRET\" | mfa-env setup -p dev --key-stdin --serial arn:aws:iam::123456789012:mfa/alice --yes"
+    )]
+    Setup(SetupArgs),
+
     /// Store the profile's long-term access key pair in the keyring
     #[command(
         after_help = "Examples:\n  mfa-env add -p dev\n  printf '%s\\n%s\\n' \"$KEY_ID\" \"$SECRET\" | mfa-env add -p dev --stdin"
@@ -235,4 +249,40 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<std::path::PathBuf>,
     },
+}
+
+/// `mfa-env setup`'s flags: each answers one question the interactive setup would ask.
+#[derive(Debug, clap::Args)]
+pub struct SetupArgs {
+    /// The MFA device: an ARN (arn:aws:iam::<account>:mfa/<name>) or a hardware serial
+    #[arg(long, value_name = "SERIAL")]
+    pub serial: Option<String>,
+
+    /// Session length in seconds: 900 to 129600 (root user: 3600)
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<u32>,
+
+    /// The profile's region
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Take the long-term key from this profile's plaintext keys
+    #[arg(long, value_name = "PROFILE", conflicts_with = "key_stdin")]
+    pub key_from: Option<String>,
+
+    /// Read the long-term key id and secret key as two lines on standard input
+    #[arg(long)]
+    pub key_stdin: bool,
+
+    /// Delete the plaintext keys from the files once they are in the keyring
+    #[arg(long)]
+    pub move_keys: bool,
+
+    /// Print what would change, as a diff with keys redacted, and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Ask nothing: flags and current values decide
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }

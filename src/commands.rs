@@ -43,7 +43,7 @@ pub fn add(global: &Global, from_stdin: bool) -> Result<()> {
     Ok(())
 }
 
-fn key_from_stdin() -> Result<LongTermKey> {
+pub fn key_from_stdin() -> Result<LongTermKey> {
     let stdin = std::io::stdin();
     let mut lines = stdin.lock();
     let mut read = |what| -> Result<Zeroizing<String>> {
@@ -68,7 +68,7 @@ fn key_from_stdin() -> Result<LongTermKey> {
     })
 }
 
-fn key_from_terminal(profile: &str) -> Result<LongTermKey> {
+pub fn key_from_terminal(profile: &str) -> Result<LongTermKey> {
     let tty = tty::open().map_err(|e| Error::Stdin {
         what: "the key pair",
         why: format!(
@@ -297,7 +297,7 @@ pub fn man(dir: Option<&std::path::Path>) -> Result<()> {
     write_stdout(&String::from_utf8_lossy(&out))
 }
 
-fn write_stdout(text: &str) -> Result<()> {
+pub fn write_stdout(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())

@@ -123,6 +123,46 @@ pub fn inspect(profile: &str) -> Result<Facts> {
     })
 }
 
+/// The profiles in a config and a credentials file's text, as the SDK parses them: what
+/// `profile_file` checks its edits with.
+pub fn parse_texts(config: &str, credentials: &str) -> Result<ProfileSet> {
+    let env = Env::from_slice(&[
+        ("HOME", "/h"),
+        ("AWS_CONFIG_FILE", "/h/config"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/h/credentials"),
+    ]);
+    let fs = Fs::from_slice(&[("/h/config", config), ("/h/credentials", credentials)]);
+    profile_set(&env, &fs, "default")
+}
+
+/// Where `setup` calls STS and IAM for `profile`, which need not exist yet: its settings where
+/// it does, else the environment's.
+pub fn setup_endpoints(profile: &str) -> Result<crate::iam::Endpoints> {
+    let env = Env::real();
+    let set = profile_set(&env, &Fs::real(), profile)?;
+    let empty = Profile::new(profile, Default::default());
+    let p = set.get_profile(profile).unwrap_or(&empty);
+    Ok(crate::iam::Endpoints {
+        sts: sts_target(&env, &set, p)?,
+        iam_endpoint_url: configured_endpoint(&env, &set, p, "iam"),
+    })
+}
+
+/// The paths of the config and credentials files, as the SDKs find them.
+pub fn file_paths() -> (std::path::PathBuf, std::path::PathBuf) {
+    let home = || dirs::home_dir().unwrap_or_default().join(".aws");
+    let path = |var: &str, default: &str| {
+        std::env::var_os(var)
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| home().join(default))
+    };
+    (
+        path("AWS_CONFIG_FILE", "config"),
+        path("AWS_SHARED_CREDENTIALS_FILE", "credentials"),
+    )
+}
+
 /// Every profile in the config and credentials files, parsed by aws-config with `profile`
 /// selected. The loader only does synchronous file I/O behind `async`, so `pollster` drives it.
 fn profile_set(env: &Env, fs: &Fs, profile: &str) -> Result<ProfileSet> {
@@ -308,7 +348,7 @@ fn sts_target(env: &Env, set: &ProfileSet, p: &Profile) -> Result<StsTarget> {
             expected: "use a region name such as eu-west-1",
         });
     }
-    let endpoint_url = configured_endpoint(env, set, p);
+    let endpoint_url = configured_endpoint(env, set, p, "sts");
     if let Some(url) = &endpoint_url
         && !(url.starts_with("https://") || url.starts_with("http://"))
     {
@@ -352,7 +392,7 @@ fn seconds(
 
 /// The SDKs' precedence for a service endpoint: service-specific environment variable, global
 /// environment variable, the profile's `services` section, the profile's `endpoint_url`.
-fn configured_endpoint(env: &Env, set: &ProfileSet, p: &Profile) -> Option<String> {
+fn configured_endpoint(env: &Env, set: &ProfileSet, p: &Profile, service: &str) -> Option<String> {
     let ignored = |v: Option<&str>| v.is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
     if ignored(
         env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
@@ -366,14 +406,18 @@ fn configured_endpoint(env: &Env, set: &ProfileSet, p: &Profile) -> Option<Strin
         let key = PropertiesKey::builder()
             .section_key("services")
             .section_name(section)
-            .property_name("sts")
+            .property_name(service)
             .sub_property_name("endpoint_url")
             .build()
             .ok()?;
         set.other_sections().get(&key).cloned()
     });
     first_of(&[
-        env.get("AWS_ENDPOINT_URL_STS").ok(),
+        env.get(&format!(
+            "AWS_ENDPOINT_URL_{}",
+            service.to_ascii_uppercase()
+        ))
+        .ok(),
         env.get("AWS_ENDPOINT_URL").ok(),
         services,
         p.get("endpoint_url").map(str::to_owned),

@@ -37,6 +37,24 @@ pub enum Error {
         why: &'static str,
     },
 
+    #[error("profile '{profile}': not written: {why}; the files are unchanged")]
+    ProfileEdit { profile: String, why: String },
+
+    #[error("IAM ListMFADevices at {endpoint} refused: {code}: {message}")]
+    Iam {
+        endpoint: String,
+        code: String,
+        message: String,
+    },
+
+    #[error(
+        "the long-term key belongs to {arn}, not to an IAM user; use the IAM user's own access key (AKIA…)"
+    )]
+    NotAnIamUser { arn: String },
+
+    #[error("setup of profile '{profile}': {why}")]
+    Setup { profile: String, why: String },
+
     #[error("profile '{profile}' is a role profile mfa-env cannot follow: {why}")]
     RoleChain { profile: String, why: String },
 

@@ -47,20 +47,27 @@ struct StoredKeyRef<'a> {
     secret_access_key: &'a str,
 }
 
+/// The key pair `mfa-env add` (or `setup`) stored for the profile, if there is one.
+pub fn stored(store: &Store, profile: &str) -> Result<Option<LongTermKey>> {
+    let Some(bytes) = store.get(&item_name(profile))? else {
+        return Ok(None);
+    };
+    let stored: StoredKey =
+        serde_json::from_slice(&bytes).map_err(|_| Error::BadSourceProfile {
+            profile: profile.to_owned(),
+            source_profile: format!("the {} item '{}'", store.name(), item_name(profile)),
+            problem: "cannot be read",
+        })?;
+    Ok(Some(LongTermKey {
+        access_key_id: stored.access_key_id,
+        secret_access_key: stored.secret_access_key,
+    }))
+}
+
 /// Finds the long-term key for `settings.profile` and checks that it is one.
 pub fn resolve(store: &Store, settings: &Settings) -> Result<(LongTermKey, KeySource)> {
     let profile = &settings.profile;
-    if let Some(bytes) = store.get(&item_name(profile))? {
-        let stored: StoredKey =
-            serde_json::from_slice(&bytes).map_err(|_| Error::BadSourceProfile {
-                profile: profile.clone(),
-                source_profile: format!("the {} item '{}'", store.name(), item_name(profile)),
-                problem: "cannot be read",
-            })?;
-        let key = LongTermKey {
-            access_key_id: stored.access_key_id,
-            secret_access_key: stored.secret_access_key,
-        };
+    if let Some(key) = stored(store, profile)? {
         ensure_long_term(&key, false, profile, &KeySource::Keyring)?;
         return Ok((key, KeySource::Keyring));
     }

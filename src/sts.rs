@@ -152,6 +152,43 @@ pub fn measure_skew(target: &StsTarget) -> Result<i64> {
     })
 }
 
+/// The IAM user name of the long-term key's owner (`None` for the account's root user), from
+/// `GetCallerIdentity`, which any key may call.
+pub fn caller_user_name(target: &StsTarget, key: &LongTermKey) -> Result<Option<String>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)?;
+    let credentials = Credentials::new(
+        key.access_key_id.expose_secret(),
+        key.secret_access_key.expose_secret(),
+        None,
+        None,
+        "mfa-env",
+    );
+    let client = client(target, credentials, ServerClock::default());
+    let failing = Failing {
+        operation: "GetCallerIdentity",
+        target,
+        secrets: &[
+            key.access_key_id.expose_secret(),
+            key.secret_access_key.expose_secret(),
+        ],
+    };
+    let out = runtime
+        .block_on(client.get_caller_identity().send())
+        .map_err(|e| failing.error(e))?;
+    let arn = out.arn().unwrap_or_default();
+    let resource = arn.splitn(6, ':').nth(5).unwrap_or_default();
+    match resource {
+        "root" => Ok(None),
+        r if r.starts_with("user/") => Ok(r.rsplit('/').next().map(str::to_owned)),
+        _ => Err(Error::NotAnIamUser {
+            arn: arn.to_owned(),
+        }),
+    }
+}
+
 fn on_runtime<F, Fut>(target: &StsTarget, credentials: Credentials, call: F) -> Result<Fetched>
 where
     F: FnOnce(Client) -> Fut,

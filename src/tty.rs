@@ -20,6 +20,23 @@ pub fn tell(message: &str) {
     }
 }
 
+/// Asks `question` on the terminal and reads one visible line (trimmed); for answers that are
+/// not secret: a choice, a serial, a number.
+pub fn ask(tty: &File, question: &str) -> std::io::Result<String> {
+    use std::io::BufRead;
+    let mut out = tty;
+    out.write_all(question.as_bytes())?;
+    out.flush()?;
+    let mut line = String::new();
+    if std::io::BufReader::new(tty).read_line(&mut line)? == 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the terminal closed",
+        ));
+    }
+    Ok(line.trim().to_owned())
+}
+
 /// Asks `question` on the terminal and reads the answer without echoing it.
 pub fn ask_hidden(tty: &File, question: &str) -> std::io::Result<Zeroizing<String>> {
     let _restore = interrupt::RestoreOnSignal::arm(tty);
