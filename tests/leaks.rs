@@ -69,6 +69,39 @@ fn no_secret_outside_the_requested_output() {
         out.ok();
         assert_no_secret(&(out.stdout + &out.stderr), &secrets, "exec's output");
 
+        // A role assumed with the session: its secrets only on stdout; a refused role's error
+        // holds none of them.
+        bed.append_config(&format!(
+            "[profile {p}-hub]\nrole_arn = arn:aws:iam::123456789012:role/Hub\nsource_profile = {p}\n\
+             [profile {p}-denied]\nrole_arn = arn:aws:iam::123456789012:role/DeniedRole\nsource_profile = {p}\n",
+            p = bed.profile
+        ));
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.args(["--format", "process", "-p", &format!("{}-hub", bed.profile)]);
+        let role = bed.run_cmd(cmd, None);
+        role.ok();
+        assert_eq!(role.stderr, "");
+        let role_json = role.json();
+        let role_secrets: Vec<String> = ["SecretAccessKey", "SessionToken"]
+            .iter()
+            .map(|k| role_json[*k].as_str().unwrap().to_owned())
+            .collect();
+        secrets.extend(role_secrets.iter().map(String::as_str));
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.args([
+            "--format",
+            "process",
+            "-p",
+            &format!("{}-denied", bed.profile),
+        ]);
+        let denied = bed.run_cmd(cmd, None);
+        assert!(denied.stderr.contains("AccessDenied"), "{}", denied.stderr);
+        assert_no_secret(
+            &(denied.stdout + &denied.stderr),
+            &secrets,
+            "a refused role's output",
+        );
+
         // Every error path we can drive from here; none may print a secret anywhere.
         let mut errors: Vec<Out> = Vec::new();
         bed.run(&["clear"], None).ok();

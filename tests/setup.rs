@@ -7,8 +7,8 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
 use common::pty::Typist;
+use common::*;
 
 const OTHER_KEY_ID: &str = "AKIAKEEPMEKEEPME0001";
 const OTHER_SECRET: &str = "keepMeSecret/0123456789abcdef";
