@@ -273,20 +273,7 @@ fn resolve(env: &Env, set: &ProfileSet, p: &Profile) -> Result<Settings> {
         }
     };
 
-    let min_remaining_seconds = seconds(
-        p,
-        "mfa_env_min_remaining_seconds",
-        0..=duration_seconds.saturating_sub(1),
-        DEFAULT_MIN_REMAINING_SECONDS.min(duration_seconds / 2),
-        "use a whole number of seconds smaller than duration_seconds",
-    )?;
-    let lock_timeout_seconds = seconds(
-        p,
-        "mfa_env_lock_timeout_seconds",
-        0..=3600,
-        DEFAULT_LOCK_TIMEOUT_SECONDS,
-        "use a whole number of seconds from 0 to 3600",
-    )?;
+    let (min_remaining_seconds, lock_timeout_seconds) = margins(p, duration_seconds)?;
     let mfa_process_timeout_seconds = seconds(
         p,
         "mfa_env_mfa_process_timeout_seconds",
@@ -365,6 +352,26 @@ fn sts_target(env: &Env, set: &ProfileSet, p: &Profile) -> Result<StsTarget> {
         endpoint_url,
         timeout_seconds,
     })
+}
+
+/// `mfa_env_min_remaining_seconds` (default 900, at most half a short session) and
+/// `mfa_env_lock_timeout_seconds`, which MFA and role profiles share.
+fn margins(p: &Profile, duration_seconds: u32) -> Result<(u32, u32)> {
+    let min_remaining_seconds = seconds(
+        p,
+        "mfa_env_min_remaining_seconds",
+        0..=duration_seconds.saturating_sub(1),
+        DEFAULT_MIN_REMAINING_SECONDS.min(duration_seconds / 2),
+        "use a whole number of seconds smaller than duration_seconds",
+    )?;
+    let lock_timeout_seconds = seconds(
+        p,
+        "mfa_env_lock_timeout_seconds",
+        0..=3600,
+        DEFAULT_LOCK_TIMEOUT_SECONDS,
+        "use a whole number of seconds from 0 to 3600",
+    )?;
+    Ok((min_remaining_seconds, lock_timeout_seconds))
 }
 
 /// An mfa-env key holding whole seconds within `range`; `default` when absent.

@@ -2,7 +2,6 @@
 //! `GetCallerIdentity`, which no policy can deny), then IAM `ListMFADevices` for that user,
 //! which the usual MFA policy allows without MFA so that users can manage their own device.
 
-use aws_credential_types::Credentials;
 use aws_sdk_iam::config::{BehaviorVersion, Region};
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use secrecy::ExposeSecret;
@@ -19,18 +18,9 @@ pub struct Endpoints {
 
 /// The serial numbers of the key's user's MFA devices.
 pub fn mfa_devices(key: &LongTermKey, at: &Endpoints) -> Result<Vec<String>> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::Runtime)?;
+    let runtime = crate::sts::runtime()?;
     let user = crate::sts::caller_user_name(&at.sts, key)?;
-    let credentials = Credentials::new(
-        key.access_key_id.expose_secret(),
-        key.secret_access_key.expose_secret(),
-        None,
-        None,
-        "mfa-env",
-    );
+    let credentials = crate::sts::signed_with(key);
     let mut config = aws_sdk_iam::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))

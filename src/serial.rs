@@ -72,8 +72,8 @@ impl fmt::Display for MfaSerial {
     }
 }
 
-/// `arn:aws[-cn|-us-gov]:iam::<12 digits>:mfa/<path/><name>` with IAM's name characters.
-fn is_mfa_arn(value: &str) -> bool {
+/// The resource part of an IAM ARN, `arn:aws[-cn|-us-gov]:iam::<12 digits>:<resource>`.
+pub fn iam_arn_resource(value: &str) -> Option<&str> {
     let mut parts = value.splitn(6, ':');
     let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
         parts.next(),
@@ -83,15 +83,20 @@ fn is_mfa_arn(value: &str) -> bool {
         parts.next(),
         parts.next(),
     ) else {
-        return false;
+        return None;
     };
-    let Some(name) = resource.strip_prefix("mfa/") else {
-        return false;
-    };
-    matches!(partition, "aws" | "aws-cn" | "aws-us-gov")
+    (matches!(partition, "aws" | "aws-cn" | "aws-us-gov")
         && account.len() == 12
-        && account.bytes().all(|b| b.is_ascii_digit())
-        && !name.is_empty()
+        && account.bytes().all(|b| b.is_ascii_digit()))
+    .then_some(resource)
+}
+
+/// `arn:aws[-cn|-us-gov]:iam::<12 digits>:mfa/<path/><name>` with IAM's name characters.
+fn is_mfa_arn(value: &str) -> bool {
+    let Some(name) = iam_arn_resource(value).and_then(|r| r.strip_prefix("mfa/")) else {
+        return false;
+    };
+    !name.is_empty()
         && !name.starts_with('/')
         && !name.ends_with('/')
         && name.len() <= 512

@@ -79,15 +79,28 @@ impl Fetched {
     }
 }
 
-/// Calls `GetSessionToken` on a fresh current-thread runtime.
-pub fn fetch(req: &Request<'_>) -> Result<Fetched> {
-    let key = Credentials::new(
-        req.key.access_key_id.expose_secret(),
-        req.key.secret_access_key.expose_secret(),
+/// A single-threaded runtime for one call: nothing runs beside it, so threads would only cost.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)
+}
+
+/// The SDK credentials for signing with a long-term key.
+pub fn signed_with(key: &LongTermKey) -> Credentials {
+    Credentials::new(
+        key.access_key_id.expose_secret(),
+        key.secret_access_key.expose_secret(),
         None,
         None,
         "mfa-env",
-    );
+    )
+}
+
+/// Calls `GetSessionToken` on a fresh current-thread runtime.
+pub fn fetch(req: &Request<'_>) -> Result<Fetched> {
+    let key = signed_with(req.key);
     on_runtime(&req.settings.sts, key, |client| async move {
         call(&client, req).await
     })
@@ -111,10 +124,7 @@ pub fn assume(req: &AssumeRequest<'_>) -> Result<Fetched> {
 /// `GetCallerIdentity` signed with a made-up key (no secret of the user's is sent), one
 /// attempt, whose answer, refusal or not, carries STS's `Date`.
 pub fn measure_skew(target: &StsTarget) -> Result<i64> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::Runtime)?;
+    let runtime = runtime()?;
     let server_clock = ServerClock::default();
     let made_up = Credentials::new(
         "AKIAMFAENVCLOCKCHECK",
@@ -155,17 +165,8 @@ pub fn measure_skew(target: &StsTarget) -> Result<i64> {
 /// The IAM user name of the long-term key's owner (`None` for the account's root user), from
 /// `GetCallerIdentity`, which any key may call.
 pub fn caller_user_name(target: &StsTarget, key: &LongTermKey) -> Result<Option<String>> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::Runtime)?;
-    let credentials = Credentials::new(
-        key.access_key_id.expose_secret(),
-        key.secret_access_key.expose_secret(),
-        None,
-        None,
-        "mfa-env",
-    );
+    let runtime = runtime()?;
+    let credentials = signed_with(key);
     let client = client(target, credentials, ServerClock::default());
     let failing = Failing {
         operation: "GetCallerIdentity",
@@ -194,10 +195,7 @@ where
     F: FnOnce(Client) -> Fut,
     Fut: Future<Output = Result<SessionCredentials>>,
 {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::Runtime)?;
+    let runtime = runtime()?;
     let server_clock = ServerClock::default();
     let client = client(target, credentials, server_clock.clone());
     let answer = runtime.block_on(call(client));

@@ -8,17 +8,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-macro_rules! for_each_keyring {
-    ($($name:ident),* $(,)?) => {
-        mod secret_service {
-            $( #[test] fn $name() { let _k = super::shared(); super::$name(super::Keyring::SecretService) } )*
-        }
-        mod keyutils {
-            $( #[test] fn $name() { let _k = super::shared(); super::$name(super::Keyring::Keyutils) } )*
-        }
-    };
-}
-
 for_each_keyring!(
     first_call_fetches_and_second_is_served_from_cache,
     every_format_prints_the_same_session,

@@ -153,7 +153,7 @@ fn a_cache_hit_never_waits_for_the_lock() {
     let moto = Moto::start(dir.path());
     let bed = Bed::new(Keyring::Keyutils, "hitnolock", &moto.url);
     bed.warm();
-    let lock_dir = bed.dir.path().join(".cache/mfa-env");
+    let lock_dir = bed.lock_dir();
     let lock_file = std::fs::read_dir(&lock_dir)
         .unwrap()
         .flatten()
@@ -162,7 +162,7 @@ fn a_cache_hit_never_waits_for_the_lock() {
             p.file_name()
                 .unwrap()
                 .to_string_lossy()
-                .starts_with("session-")
+                .starts_with(&format!("session-{}-", bed.profile))
         })
         .expect("the miss created a lock file");
     let mut flock = Command::new(system_bin("flock"))

@@ -10,17 +10,6 @@ use std::process::Command;
 use chrono::{DateTime, Utc};
 use common::*;
 
-macro_rules! for_each_keyring {
-    ($($name:ident),* $(,)?) => {
-        mod secret_service {
-            $( #[test] fn $name() { let _k = super::shared(); super::$name(super::Keyring::SecretService) } )*
-        }
-        mod keyutils {
-            $( #[test] fn $name() { let _k = super::shared(); super::$name(super::Keyring::Keyutils) } )*
-        }
-    };
-}
-
 for_each_keyring!(
     a_chain_of_roles_from_one_code,
     each_role_is_signed_by_the_credentials_below_it,

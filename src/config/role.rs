@@ -6,8 +6,7 @@
 use aws_config::profile::{Profile, ProfileSet};
 use aws_types::os_shim_internal::Env;
 
-use super::{DEFAULT_LOCK_TIMEOUT_SECONDS, DEFAULT_MIN_REMAINING_SECONDS, StsTarget};
-use super::{Settings, resolve, seconds, sts_target};
+use super::{Settings, StsTarget, margins, resolve, sts_target};
 use crate::error::{Error, Result};
 
 /// The SDKs' default length of a role session.
@@ -178,20 +177,7 @@ fn hop(env: &Env, set: &ProfileSet, p: &Profile, chained: bool) -> Result<RoleHo
                 },
             })?,
     };
-    let min_remaining_seconds = seconds(
-        p,
-        "mfa_env_min_remaining_seconds",
-        0..=duration_seconds.saturating_sub(1),
-        DEFAULT_MIN_REMAINING_SECONDS.min(duration_seconds / 2),
-        "use a whole number of seconds smaller than duration_seconds",
-    )?;
-    let lock_timeout_seconds = seconds(
-        p,
-        "mfa_env_lock_timeout_seconds",
-        0..=3600,
-        DEFAULT_LOCK_TIMEOUT_SECONDS,
-        "use a whole number of seconds from 0 to 3600",
-    )?;
+    let (min_remaining_seconds, lock_timeout_seconds) = margins(p, duration_seconds)?;
     Ok(RoleHop {
         sts: sts_target(env, set, p)?,
         profile,
@@ -221,23 +207,9 @@ fn fits(value: &str, len: std::ops::RangeInclusive<usize>, extra: &str) -> bool 
 
 /// `arn:<partition>:iam::<12 digits>:role/<path and name>`.
 fn is_role_arn(arn: &str) -> bool {
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return false;
-    };
-    matches!(partition, "aws" | "aws-cn" | "aws-us-gov")
-        && account.len() == 12
-        && account.bytes().all(|b| b.is_ascii_digit())
-        && resource
-            .strip_prefix("role/")
-            .is_some_and(|name| !name.is_empty() && !name.ends_with('/'))
+    crate::serial::iam_arn_resource(arn)
+        .and_then(|r| r.strip_prefix("role/"))
+        .is_some_and(|name| !name.is_empty() && !name.ends_with('/'))
 }
 
 #[cfg(test)]

@@ -407,6 +407,15 @@ impl Bed {
         out
     }
 
+    /// Where mfa-env keeps its lock files in this bed: the runtime directory every bed shares,
+    /// else the bed's own cache directory.
+    pub fn lock_dir(&self) -> PathBuf {
+        std::env::var_os("XDG_RUNTIME_DIR")
+            .filter(|d| !d.is_empty())
+            .map(|d| PathBuf::from(d).join("mfa-env"))
+            .unwrap_or_else(|| self.dir.path().join(".cache/mfa-env"))
+    }
+
     /// The keyring item name of this profile's session.
     pub fn session_item(&self) -> String {
         format!(
@@ -535,3 +544,19 @@ impl Drop for StandIn {
         let _ = self.child.wait();
     }
 }
+
+/// Declares each listed `fn(Keyring)` as two tests, one per keyring: `secret_service::NAME` and
+/// `keyutils::NAME`, each holding the shared lock.
+#[allow(unused_macros)]
+macro_rules! for_each_keyring {
+    ($($name:ident),* $(,)?) => {
+        mod secret_service {
+            $( #[test] fn $name() { let _k = super::shared(); super::$name(super::Keyring::SecretService) } )*
+        }
+        mod keyutils {
+            $( #[test] fn $name() { let _k = super::shared(); super::$name(super::Keyring::Keyutils) } )*
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use for_each_keyring;
