@@ -16,8 +16,10 @@ Examples:
   #   [profile dev]
   #   credential_process = mfa-env --format process --profile dev
   #   mfa_serial = arn:aws:iam::123456789012:mfa/alice
+  mfa-env setup -p dev               write that profile and store the key, asking as it goes
   mfa-env add -p dev                 store dev's long-term key in the keyring
   eval \"$(mfa-env -p dev)\"           export a session into this shell
+  eval \"$(mfa-env -p prod-admin)\"    a role profile (role_arn, source_profile = dev): the role's
   mfa-env -p dev --format process    print the credential_process JSON
   mfa-env exec -p dev -- terraform plan
                                      run a command with the session in its environment
@@ -119,7 +121,7 @@ pub struct CodeArgs {
 pub enum Command {
     /// Print credentials for the profile (the default command)
     #[command(
-        after_help = "Examples:\n  eval \"$(mfa-env export -p dev)\"\n  mfa-env export -p dev --format fish | source\n  mfa-env export -p dev --format process --token-code - <<<\"$CODE\""
+        after_help = "Examples:\n  eval \"$(mfa-env export -p dev)\"\n  eval \"$(mfa-env export -p prod-admin)\"    a role assumed with dev's MFA session\n  mfa-env export -p dev --format fish | source\n  mfa-env export -p dev --format process --token-code - <<<\"$CODE\""
     )]
     Export(ExportArgs),
 
@@ -130,7 +132,7 @@ pub enum Command {
     /// region; removes AWS_PROFILE. Exits with the command's status (128+n if a signal killed
     /// it).
     #[command(
-        after_help = "Examples:\n  mfa-env exec -p dev -- aws s3 ls\n  mfa-env exec -p dev -- terraform plan\n  mfa-env exec -p dev                 a subshell; `exit` ends it"
+        after_help = "Examples:\n  mfa-env exec -p dev -- aws s3 ls\n  mfa-env exec -p prod-admin -- terraform apply    a role profile: the role's credentials\n  mfa-env exec -p dev -- terraform plan\n  mfa-env exec -p dev                 a subshell; `exit` ends it"
     )]
     Exec {
         #[command(flatten)]
