@@ -11,6 +11,7 @@ pub mod desktop;
 pub mod doctor;
 pub mod error;
 pub mod exec;
+pub mod file_replace;
 pub mod iam;
 pub mod lock;
 pub mod longterm;

@@ -5,7 +5,7 @@
 //! then the plaintext keys out of the credentials file.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use secrecy::ExposeSecret;
 use zeroize::Zeroizing;
@@ -16,7 +16,7 @@ use crate::profile_file::{self, Change, Kind};
 use crate::secret::LongTermKey;
 use crate::serial::MfaSerial;
 use crate::store::Store;
-use crate::{cache, clock, config, iam, longterm, tty};
+use crate::{cache, config, file_replace, iam, longterm, tty};
 
 const KEY_LINES: [&str; 3] = [
     "aws_access_key_id",
@@ -31,8 +31,8 @@ pub fn run(global: &Global, args: &SetupArgs) -> Result<()> {
         why,
     };
     let (config_path, credentials_path) = config::file_paths();
-    let config_text = read_or_empty(&config_path)?;
-    let credentials_text = read_or_empty(&credentials_path)?;
+    let config_text = file_replace::read_or_empty(&config_path)?;
+    let credentials_text = file_replace::read_or_empty(&credentials_path)?;
     let set = config::parse_texts(&config_text, &credentials_text)?;
     let existing = set.get_profile(&profile);
     let get = |key| {
@@ -161,7 +161,7 @@ pub fn run(global: &Global, args: &SetupArgs) -> Result<()> {
     }
     if new_config != config_text {
         let backup =
-            write_with_backup(&config_path, &config_text, &new_config, true).map_err(|e| {
+            file_replace::replace(&config_path, &config_text, &new_config, true).map_err(|e| {
                 fail(format!(
                     "{e}{}",
                     if plan.key.is_some() {
@@ -183,7 +183,7 @@ pub fn run(global: &Global, args: &SetupArgs) -> Result<()> {
         && new_credentials != credentials_text
     {
         // No backup: it would keep the very keys being moved out of plain files.
-        write_with_backup(&credentials_path, &credentials_text, &new_credentials, false)
+        file_replace::replace(&credentials_path, &credentials_text, &new_credentials, false)
             .map_err(|e| fail(format!("{e}; the key is in the keyring and the profile written, but the plaintext keys of '{from}' are still in the file")))?;
         eprintln!(
             "mfa-env: removed the plaintext keys of '{from}' from {}",
@@ -476,74 +476,6 @@ fn redact(text: &str) -> Zeroizing<String> {
             })
             .collect(),
     )
-}
-
-fn read_or_empty(path: &Path) -> Result<String> {
-    match std::fs::read_to_string(path) {
-        Ok(t) => Ok(t),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-        Err(e) => Err(Error::Read {
-            path: path.to_owned(),
-            why: e.to_string(),
-        }),
-    }
-}
-
-/// Writes `new` in place of `old` through a temporary file in the same directory and a rename,
-/// keeping the file's permissions (0600 for a new file); with `backup`, the old text is kept
-/// beside it first. Returns the backup's path.
-fn write_with_backup(path: &Path, old: &str, new: &str, backup: bool) -> Result<Option<PathBuf>> {
-    use std::io::Write;
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-    let write_error = |p: &Path, e: std::io::Error| Error::Write {
-        path: p.to_owned(),
-        why: e.to_string(),
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    if !dir.exists() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| write_error(dir, e))?;
-    }
-    let mode = std::fs::metadata(path)
-        .map(|m| m.permissions().mode() & 0o7777)
-        .unwrap_or(0o600);
-    let create = |p: &Path| -> std::io::Result<File> {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(p)
-    };
-    let mut kept = None;
-    if backup && path.exists() {
-        let stamp = clock::now().format("%Y%m%dT%H%M%SZ");
-        let b = PathBuf::from(format!("{}.mfa-env-backup-{stamp}", path.display()));
-        let mut f = create(&b).map_err(|e| write_error(&b, e))?;
-        f.write_all(old.as_bytes())
-            .and_then(|()| f.sync_all())
-            .map_err(|e| write_error(&b, e))?;
-        kept = Some(b);
-    }
-    let tmp = PathBuf::from(format!(
-        "{}.mfa-env-{}.tmp",
-        path.display(),
-        std::process::id()
-    ));
-    let result = create(&tmp)
-        .and_then(|mut f| {
-            f.set_permissions(std::fs::Permissions::from_mode(mode))?;
-            f.write_all(new.as_bytes())?;
-            f.sync_all()
-        })
-        .and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(write_error(path, e));
-    }
-    Ok(kept)
 }
 
 /// Questions on the terminal, or their defaults when there is none or `--yes` was given.
