@@ -129,17 +129,9 @@ pub fn servable(expiration: DateTime<Utc>, now: DateTime<Utc>, min_remaining_sec
     expiration - now > TimeDelta::seconds(i64::from(min_remaining_seconds))
 }
 
-/// The cached session for this scope, if one is there and may be served now.
+/// The cached session for this scope, if one is there and may be served now, and the key it
+/// descends from (which a role session assumed with it records).
 pub fn lookup(
-    store: &Store,
-    settings: &Settings,
-    now: DateTime<Utc>,
-) -> Result<Option<SessionCredentials>, StoreError> {
-    Ok(lookup_with_origin(store, settings, now)?.map(|(creds, _)| creds))
-}
-
-/// As [`lookup`], with the key the session descends from, which a role session records.
-pub fn lookup_with_origin(
     store: &Store,
     settings: &Settings,
     now: DateTime<Utc>,

@@ -323,11 +323,7 @@ fn sts_target(env: &Env, set: &ProfileSet, p: &Profile) -> Result<StsTarget> {
     ]);
     let region_configured = configured_region.is_some();
     let region = configured_region.unwrap_or_else(|| FALLBACK_REGION.to_owned());
-    if region.is_empty()
-        || !region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    {
+    if !is_region_name(&region) {
         return Err(Error::BadSetting {
             profile: profile(),
             key: "region",
@@ -372,6 +368,14 @@ fn margins(p: &Profile, duration_seconds: u32) -> Result<(u32, u32)> {
         "use a whole number of seconds from 0 to 3600",
     )?;
     Ok((min_remaining_seconds, lock_timeout_seconds))
+}
+
+/// A region name as AWS spells them: lower-case letters, digits and dashes.
+pub fn is_region_name(region: &str) -> bool {
+    !region.is_empty()
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// An mfa-env key holding whole seconds within `range`; `default` when absent.
@@ -431,7 +435,8 @@ fn configured_endpoint(env: &Env, set: &ProfileSet, p: &Profile, service: &str) 
     ])
 }
 
-fn source_profile(set: &ProfileSet, name: &str) -> SourceProfile {
+/// The profile `name` as a source of static keys (`found` false when it does not exist).
+pub fn source_profile(set: &ProfileSet, name: &str) -> SourceProfile {
     let p = set.get_profile(name);
     let get = |key| p.and_then(|p| p.get(key)).filter(|v| !v.is_empty());
     SourceProfile {

@@ -7,7 +7,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::config::Settings;
+use crate::config::{Settings, SourceProfile};
 use crate::error::{Error, Result};
 use crate::secret::LongTermKey;
 use crate::store::Store;
@@ -84,8 +84,17 @@ pub fn resolve(store: &Store, settings: &Settings) -> Result<(LongTermKey, KeySo
     if !src.found {
         return Err(bad("does not exist"));
     }
+    let key = static_key(src, profile)?
+        .ok_or_else(|| bad("has no aws_access_key_id and aws_secret_access_key"))?;
+    let source = KeySource::Profile(src.name.clone());
+    Ok((key, source))
+}
+
+/// The static key pair of a profile in the files, if it has one; a temporary pair is refused
+/// for `profile`, which would have used it.
+pub fn static_key(src: &SourceProfile, profile: &str) -> Result<Option<LongTermKey>> {
     let (Some(id), Some(secret)) = (&src.access_key_id, &src.secret_access_key) else {
-        return Err(bad("has no aws_access_key_id and aws_secret_access_key"));
+        return Ok(None);
     };
     let key = LongTermKey {
         access_key_id: id.clone(),
@@ -93,7 +102,7 @@ pub fn resolve(store: &Store, settings: &Settings) -> Result<(LongTermKey, KeySo
     };
     let source = KeySource::Profile(src.name.clone());
     ensure_long_term(&key, src.has_session_token, profile, &source)?;
-    Ok((key, source))
+    Ok(Some(key))
 }
 
 /// `ASIA…` ids and keys that come with a session token are temporary credentials.

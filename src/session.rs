@@ -20,12 +20,12 @@ pub fn get(
     settings: &Settings,
     code_source: CodeSource<'_>,
 ) -> Result<(SessionCredentials, Origin)> {
-    if let Some(hit) = cache::lookup_with_origin(store, settings, clock::now())? {
+    if let Some(hit) = cache::lookup(store, settings, clock::now())? {
         return Ok(hit);
     }
     let _lock = lock::session(settings)?;
     // Whoever held the lock before us may have just cached a session.
-    if let Some(hit) = cache::lookup_with_origin(store, settings, clock::now())? {
+    if let Some(hit) = cache::lookup(store, settings, clock::now())? {
         return Ok(hit);
     }
     let (key, key_source) = longterm::resolve(store, settings)?;

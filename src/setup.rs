@@ -73,10 +73,7 @@ pub fn run(global: &Global, args: &SetupArgs) -> Result<()> {
         )));
     }
     if let Some(region) = &args.region
-        && (region.is_empty()
-            || !region
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
+        && !config::is_region_name(region)
     {
         return Err(fail(format!(
             "--region {region:?} is not a region name such as eu-west-1"
@@ -214,22 +211,7 @@ fn key_plan(
         profile: profile.to_owned(),
         why,
     };
-    let static_key = |name: &str| -> Result<Option<LongTermKey>> {
-        let Some(p) = set.get_profile(name) else {
-            return Ok(None);
-        };
-        let (Some(id), Some(secret)) = (p.get("aws_access_key_id"), p.get("aws_secret_access_key"))
-        else {
-            return Ok(None);
-        };
-        let key = LongTermKey {
-            access_key_id: id.trim().into(),
-            secret_access_key: secret.trim().into(),
-        };
-        let source = longterm::KeySource::Profile(name.to_owned());
-        longterm::ensure_long_term(&key, p.get("aws_session_token").is_some(), profile, &source)?;
-        Ok(Some(key))
-    };
+    let static_key = |name: &str| longterm::static_key(&config::source_profile(set, name), profile);
 
     if args.key_stdin {
         let key = crate::commands::key_from_stdin()?;
@@ -344,14 +326,11 @@ fn choose_serial(
         let answer = ask.line_or(&format!("MFA device [{current}]: "), "")?;
         return parse_serial(profile, if answer.is_empty() { current } else { &answer });
     }
-    let key = match &plan.key {
-        Some(k) => Some(LongTermKey {
-            access_key_id: k.access_key_id.clone(),
-            secret_access_key: k.secret_access_key.clone(),
-        }),
+    let kept = match plan.key {
+        Some(_) => None,
         None => longterm::stored(store, profile)?,
     };
-    let listed = match &key {
+    let listed = match plan.key.as_ref().or(kept.as_ref()) {
         Some(key) => config::setup_endpoints(profile).and_then(|at| iam::mfa_devices(key, &at)),
         None => Err(Error::NoLongTermKey {
             profile: profile.to_owned(),
