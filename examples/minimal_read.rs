@@ -1,16 +1,14 @@
 //! The floor that `scripts/bench` measures mfa-env's cached call against: read one item with the
-//! same crates and store settings mfa-env uses (dbus-secret-service over a plain session; the
-//! linux-keyutils keyring-core store), write its bytes to stdout, exit. Nothing else: no config
-//! files, no JSON, no command-line parser.
+//! same crates and store settings mfa-env uses (dbus-secret-service over a plain session; for
+//! the kernel keyring, mfa-env's own store: the vault key from the persistent keyring and one
+//! sealed file), write its bytes to stdout, exit. Nothing else: no config files, no JSON, no
+//! command-line parser.
 //!
 //!   minimal_read secret-service|keyutils ITEM
 
 #[cfg(target_os = "linux")]
 fn main() {
     use std::io::Write;
-    use std::sync::Arc;
-
-    use keyring_core::CredentialStore;
 
     let mut args = std::env::args().skip(1);
     let (Some(store), Some(item)) = (args.next(), args.next()) else {
@@ -29,12 +27,9 @@ fn main() {
             found.unlocked[0].get_secret().expect("read")
         }
         "keyutils" => {
-            let store: Arc<CredentialStore> =
-                linux_keyutils_keyring_store::Store::new().expect("open");
-            store
-                .build("mfa-env", &item, None)
-                .and_then(|entry| entry.get_secret())
-                .expect("read")
+            use mfa_env::store::{Store, StoreChoice};
+            let store = Store::open(StoreChoice::Keyutils, 0).expect("open");
+            store.get(&item).expect("read").expect("present").to_vec()
         }
         other => panic!("unknown store {other}"),
     };

@@ -1,12 +1,15 @@
 //! The session cache: temporary credentials kept in the keyring, one item per scope (profile,
-//! MFA serial, STS endpoint), recording which long-term key made them. A role session assumed
-//! with an MFA session is kept the same way, under its role profile, and records the MFA
-//! session's scope and key as its own: it is served only while those still hold.
+//! MFA serial, STS scope: the partition, or an explicit endpoint), recording which long-term key
+//! made them. A role session assumed with an MFA session is kept the same way, under its role
+//! profile, and records the MFA session's scope and key as its own: it is served only while
+//! those still hold.
 //!
 //! A lookup is a single keyring read and never fails on bad data: an item that cannot be decoded,
 //! belongs to another scope or key, or has too little time left is a miss, and the next good
 //! session replaces it. The keyring cannot list its items, so an index item names every
-//! session item written, for `clear --all` and `status`.
+//! session item written, for `clear --all` and `status`; writing a session also deletes the
+//! items it makes obsolete (the profile's sessions for another device or role) and those that
+//! have expired, so a store holds only what can still be served.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use secrecy::{ExposeSecret, SecretString};
@@ -21,15 +24,16 @@ use crate::secret::SessionCredentials;
 use crate::store::{Store, StoreError};
 
 const INDEX_ITEM: &str = "index";
-const FORMAT_VERSION: u32 = 1;
+/// 2: scoped by partition, not by regional endpoint.
+const FORMAT_VERSION: u32 = 2;
 
 /// The keyring item that holds the session for this scope.
 pub fn item_name(settings: &Settings) -> String {
     format!(
-        "session profile={} serial={} endpoint={}",
+        "session profile={} serial={} scope={}",
         settings.profile,
         settings.serial,
-        settings.endpoint_id()
+        settings.scope()
     )
 }
 
@@ -68,12 +72,12 @@ impl RoleScope {
             .iter()
             .map(|h| {
                 format!(
-                    "{} name={} external_id={} duration={} endpoint={}",
+                    "{} name={} external_id={} duration={} scope={}",
                     h.role_arn,
                     h.session_name.as_deref().unwrap_or("-"),
                     h.external_id.as_deref().unwrap_or("-"),
                     h.duration_seconds,
-                    h.sts.endpoint_id()
+                    h.sts.scope()
                 )
             })
             .collect::<Vec<_>>()
@@ -92,7 +96,8 @@ impl RoleScope {
 pub struct Scope {
     pub profile: String,
     pub serial: String,
-    pub endpoint: String,
+    /// The partition (with ` fips`), or the explicit endpoint, the session is valid for.
+    pub sts_scope: String,
     pub key_source: KeySource,
 }
 
@@ -208,7 +213,7 @@ fn decode(bytes: &[u8]) -> Option<Stored> {
 fn descends(s: &Stored, settings: &Settings) -> bool {
     let same_scope = s.scope.profile == settings.profile
         && s.scope.serial == settings.serial.as_str()
-        && s.scope.endpoint == settings.endpoint_id();
+        && s.scope.sts_scope == settings.scope();
     // A key from a source profile can be compared for free; a keyring key is only replaced by
     // `mfa-env add`, which clears the profile's sessions (and the role sessions made from them).
     let same_key = match &s.scope.key_source {
@@ -275,7 +280,7 @@ fn write(
     let scope = Scope {
         profile: base.profile.clone(),
         serial: base.serial.to_string(),
-        endpoint: base.endpoint_id(),
+        sts_scope: base.scope(),
         key_source: origin.key_source.clone(),
     };
     let json = Zeroizing::new(
@@ -291,17 +296,28 @@ fn write(
         })
         .expect("serializing strings cannot fail"),
     );
-    store.set(&entry.item, &json)?;
+    store.set(&entry.item, &json, Some(creds.expiration))?;
     let _index_lock = lock::index()?;
     let mut index = read_index(store)?;
-    if !index.items.iter().any(|e| e.item == entry.item) {
-        index.items.push(IndexEntry {
-            item: entry.item,
-            profile: entry.profile,
-            base: entry.base,
-        });
-        write_index(store, &index)?;
+    let new = IndexEntry {
+        item: entry.item,
+        profile: entry.profile,
+        base: entry.base,
+        serial: Some(base.serial.to_string()),
+        role_arn: entry.role.map(|r| r.role_arn),
+        expires: Some(creds.expiration),
+    };
+    let now = crate::clock::now();
+    let (gone, mut kept): (Vec<_>, Vec<_>) = index
+        .items
+        .into_iter()
+        .partition(|e| e.item == new.item || e.replaced_by(&new) || e.expired(now));
+    for e in gone.iter().filter(|e| e.item != new.item) {
+        store.delete(&e.item)?;
     }
+    kept.push(new);
+    index.items = kept;
+    write_index(store, &index)?;
     Ok(())
 }
 
@@ -374,12 +390,32 @@ struct IndexEntry {
     /// For a role session: the mfa-env profile whose session assumed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     base: Option<String>,
+    /// The MFA device of the session (for a role: of the MFA session under it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    serial: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    role_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires: Option<DateTime<Utc>>,
 }
 
 impl IndexEntry {
     /// A profile's sessions are its own and, for an mfa-env profile, the roles assumed with them.
     fn belongs_to(&self, profile: &str) -> bool {
         self.profile == profile || self.base.as_deref() == Some(profile)
+    }
+
+    /// A session of the same profile and kind for another device or role can never be served
+    /// again once the profile names the new one. Another scope (an explicit endpoint, FIPS) may
+    /// still be in use beside it, so it stays.
+    fn replaced_by(&self, new: &IndexEntry) -> bool {
+        self.profile == new.profile
+            && self.base.is_some() == new.base.is_some()
+            && (self.serial != new.serial || self.role_arn != new.role_arn)
+    }
+
+    fn expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires.is_some_and(|e| e <= now)
     }
 }
 
@@ -395,6 +431,7 @@ fn write_index(store: &Store, index: &Index) -> Result<(), StoreError> {
     store.set(
         INDEX_ITEM,
         &serde_json::to_vec(index).expect("serializing strings cannot fail"),
+        None,
     )
 }
 
@@ -426,13 +463,13 @@ mod tests {
         assert!(decode(b"not json").is_none());
         assert!(decode(b"{\"v\":1}").is_none());
         let good = serde_json::json!({
-            "v": 1, "profile": "p", "serial": "GAHT12345678", "endpoint": "e",
+            "v": 2, "profile": "p", "serial": "GAHT12345678", "sts_scope": "aws",
             "key_source": "keyring", "key_id": "AKIA", "access_key_id": "ASIA",
             "secret_access_key": "s", "session_token": "t", "expiration": "2030-01-01T00:00:00Z"
         });
         assert!(decode(good.to_string().as_bytes()).is_some());
         let mut future = good.clone();
-        future["v"] = 2.into();
+        future["v"] = 3.into();
         assert!(decode(future.to_string().as_bytes()).is_none());
     }
 

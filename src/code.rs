@@ -62,6 +62,18 @@ impl<'a> CodeSource<'a> {
     }
 }
 
+/// How long a locked keyring may wait for a person to unlock it: `seconds` when someone could
+/// see its prompt (a terminal, or a display for the keyring's own dialog), else 0: a prompt
+/// nobody sees must not be shown and waited for.
+pub fn unlock_wait(seconds: u32) -> u32 {
+    let set = |k| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+    if tty::open().is_ok() || set("DISPLAY") || set("WAYLAND_DISPLAY") {
+        seconds
+    } else {
+        0
+    }
+}
+
 /// How many times a person may mistype the code before we give up.
 const PROMPT_ATTEMPTS: usize = 3;
 

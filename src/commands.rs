@@ -19,7 +19,10 @@ use crate::{cache, clock, config, longterm, output, tty};
 pub fn add(global: &Global, from_stdin: bool) -> Result<()> {
     let profile = global.profile();
     // Open the keyring before asking for secrets, so an absent keyring costs no typing.
-    let store = Store::open(global.keyring)?;
+    let store = Store::open(
+        global.keyring,
+        crate::code::unlock_wait(config::DEFAULT_LOCK_TIMEOUT_SECONDS),
+    )?;
     let key = if from_stdin {
         key_from_stdin()?
     } else {
@@ -90,7 +93,10 @@ pub fn key_from_terminal(profile: &str) -> Result<LongTermKey> {
 /// `mfa-env remove`: the long-term key and every cached session of the profile.
 pub fn remove(global: &Global) -> Result<()> {
     let profile = global.profile();
-    let store = Store::open(global.keyring)?;
+    let store = Store::open(
+        global.keyring,
+        crate::code::unlock_wait(config::DEFAULT_LOCK_TIMEOUT_SECONDS),
+    )?;
     let had_key = longterm::delete_key(&store, profile)?;
     let sessions = cache::clear(&store, Some(profile), current_item(profile).as_deref())?;
     eprintln!(
@@ -103,7 +109,10 @@ pub fn remove(global: &Global) -> Result<()> {
 
 /// `mfa-env clear`: cached sessions of the profile, or of all with `--all`.
 pub fn clear(global: &Global, all: bool) -> Result<()> {
-    let store = Store::open(global.keyring)?;
+    let store = Store::open(
+        global.keyring,
+        crate::code::unlock_wait(config::DEFAULT_LOCK_TIMEOUT_SECONDS),
+    )?;
     let (profile, item) = if all {
         (None, None)
     } else {
@@ -128,7 +137,10 @@ fn current_item(profile: &str) -> Option<String> {
 
 /// `mfa-env status`: one line (or JSON object) per cached session.
 pub fn status(global: &Global, json: bool) -> Result<()> {
-    let store = Store::open(global.keyring)?;
+    let store = Store::open(
+        global.keyring,
+        crate::code::unlock_wait(config::DEFAULT_LOCK_TIMEOUT_SECONDS),
+    )?;
     let now = clock::now();
     let rows: Vec<_> = cache::list(&store, global.profile.as_deref())?
         .into_iter()
@@ -153,7 +165,8 @@ struct Row {
     #[serde(skip_serializing_if = "Option::is_none")]
     via: Option<String>,
     serial: String,
-    endpoint: String,
+    /// The partition (or explicit endpoint) the session is valid for.
+    scope: String,
     store: &'static str,
     key_source: String,
     expiration: String,
@@ -181,7 +194,7 @@ impl Row {
             role_arn,
             via,
             serial: l.scope.serial,
-            endpoint: l.scope.endpoint,
+            scope: l.scope.sts_scope,
             store,
         }
     }

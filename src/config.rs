@@ -18,8 +18,7 @@ use crate::serial::MfaSerial;
 mod role;
 pub use role::{RoleChain, RoleHop};
 
-/// Region used for STS when none is configured. The SDK would probe the instance metadata
-/// service next, which stalls for seconds off EC2; a credential helper must not.
+/// Region used for STS when none is configured and the MFA device names no other partition.
 pub const FALLBACK_REGION: &str = "us-east-1";
 /// botocore refreshes `credential_process` credentials with less than 15 minutes left, so a
 /// session served with less would make the CLI call us twice per command.
@@ -61,29 +60,94 @@ pub struct SourceProfile {
 #[derive(Debug, Clone)]
 pub struct StsTarget {
     pub region: String,
-    /// Whether `region` was configured (environment or profile) rather than our fallback:
-    /// `exec` passes only a configured region on to the command.
+    /// Whether `region` was configured (environment or profile) rather than derived: `exec`
+    /// passes only a configured region on to the command.
     pub region_configured: bool,
     /// An explicit STS endpoint (`AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL`, a `services`
     /// section, `endpoint_url`); `None` means the SDK's regional default.
     pub endpoint_url: Option<String>,
+    /// `use_fips_endpoint` / `AWS_USE_FIPS_ENDPOINT`: STS's FIPS endpoint of the region.
+    pub use_fips: bool,
+    /// `use_dualstack_endpoint` / `AWS_USE_DUALSTACK_ENDPOINT`: the IPv6-capable endpoint.
+    pub use_dual_stack: bool,
     pub timeout_seconds: u32,
 }
 
 impl StsTarget {
-    /// Names the STS endpoint for cache scoping and messages: a session from one endpoint is
-    /// never served for another.
-    pub fn endpoint_id(&self) -> String {
-        match &self.endpoint_url {
-            Some(url) => url.clone(),
-            None => format!("https://sts.{}.amazonaws.com", self.region),
+    /// What a session from this target is valid for, which scopes the cache: STS session
+    /// tokens from a regional endpoint are valid in every region of its partition, so a change
+    /// of region alone is the same scope. An explicit endpoint (a test server, a private
+    /// endpoint) and FIPS are scopes of their own; dual-stack only changes the address.
+    pub fn scope(&self) -> String {
+        match (&self.endpoint_url, self.use_fips) {
+            (Some(url), _) => url.clone(),
+            (None, false) => partition_of_region(&self.region).to_owned(),
+            (None, true) => format!("{} fips", partition_of_region(&self.region)),
         }
+    }
+
+    /// The URL the SDK calls, by the SDK's own endpoint rules (China's end in
+    /// `amazonaws.com.cn`, FIPS and dual-stack have names of their own). Only a miss, an error
+    /// message or `doctor` needs it; the cached call never resolves endpoints.
+    pub fn resolve(&self) -> std::result::Result<String, String> {
+        use aws_sdk_sts::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+        let mut params = Params::builder()
+            .region(self.region.clone())
+            .use_fips(self.use_fips)
+            .use_dual_stack(self.use_dual_stack)
+            .use_global_endpoint(false);
+        if let Some(url) = &self.endpoint_url {
+            params = params.endpoint(url.clone());
+        }
+        let params = params.build().map_err(|e| e.to_string())?;
+        let resolver = DefaultResolver::new();
+        pollster::block_on(resolver.resolve_endpoint(&params))
+            .map(|e| e.url().to_owned())
+            .map_err(|e| error_chain(&*e))
+    }
+
+    /// Names the STS endpoint in messages.
+    pub fn endpoint_id(&self) -> String {
+        self.resolve()
+            .unwrap_or_else(|_| format!("STS in {}", self.region))
+    }
+}
+
+/// The partition a region belongs to, as the SDKs' endpoint rules name them.
+pub fn partition_of_region(region: &str) -> &'static str {
+    const PREFIXES: &[(&str, &str)] = &[
+        ("cn-", "aws-cn"),
+        ("us-gov-", "aws-us-gov"),
+        ("us-isob-", "aws-iso-b"),
+        ("us-iso-", "aws-iso"),
+        ("eu-isoe-", "aws-iso-e"),
+        ("us-isof-", "aws-iso-f"),
+    ];
+    PREFIXES
+        .iter()
+        .find(|(prefix, _)| region.starts_with(prefix))
+        .map_or("aws", |(_, partition)| partition)
+}
+
+/// The region STS is called in when none is configured: the partition's usual STS region.
+/// The SDK would probe the instance metadata service next, which stalls for seconds off EC2; a
+/// credential helper must not.
+pub fn default_region(partition: Option<&str>) -> &'static str {
+    match partition {
+        Some("aws-cn") => "cn-north-1",
+        Some("aws-us-gov") => "us-gov-west-1",
+        _ => FALLBACK_REGION,
     }
 }
 
 impl Settings {
     pub fn endpoint_id(&self) -> String {
         self.sts.endpoint_id()
+    }
+
+    /// The cache scope of this profile's sessions (see [`StsTarget::scope`]).
+    pub fn scope(&self) -> String {
+        self.sts.scope()
     }
 }
 
@@ -143,7 +207,7 @@ pub fn setup_endpoints(profile: &str) -> Result<crate::iam::Endpoints> {
     let empty = Profile::new(profile, Default::default());
     let p = set.get_profile(profile).unwrap_or(&empty);
     Ok(crate::iam::Endpoints {
-        sts: sts_target(&env, &set, p)?,
+        sts: sts_target(&env, &set, p, None)?,
         iam_endpoint_url: configured_endpoint(&env, &set, p, "iam"),
     })
 }
@@ -287,7 +351,12 @@ fn resolve(env: &Env, set: &ProfileSet, p: &Profile) -> Result<Settings> {
         .filter(|c| !c.is_empty())
         .map(str::to_owned);
 
-    let sts = sts_target(env, set, p)?;
+    let sts = sts_target(
+        env,
+        set,
+        p,
+        serial.partition().map(|part| (part, "mfa_serial")),
+    )?;
 
     let source_profile = p
         .get("mfa_env_source_profile")
@@ -306,8 +375,15 @@ fn resolve(env: &Env, set: &ProfileSet, p: &Profile) -> Result<Settings> {
     })
 }
 
-/// The profile's STS region, endpoint and time-out, as the SDKs resolve the first two.
-fn sts_target(env: &Env, set: &ProfileSet, p: &Profile) -> Result<StsTarget> {
+/// The profile's STS region, endpoint, endpoint variants and time-out, as the SDKs resolve
+/// them. `partition`: that of the MFA device or role the call is for, when its ARN names one;
+/// it gives the region when none is configured, and a configured region must be in it.
+fn sts_target(
+    env: &Env,
+    set: &ProfileSet,
+    p: &Profile,
+    partition: Option<(&'static str, &str)>,
+) -> Result<StsTarget> {
     let profile = || p.name().to_owned();
     let timeout_seconds = seconds(
         p,
@@ -322,13 +398,26 @@ fn sts_target(env: &Env, set: &ProfileSet, p: &Profile) -> Result<StsTarget> {
         p.get("region").map(str::to_owned),
     ]);
     let region_configured = configured_region.is_some();
-    let region = configured_region.unwrap_or_else(|| FALLBACK_REGION.to_owned());
+    let region = configured_region
+        .unwrap_or_else(|| default_region(partition.map(|(name, _)| name)).to_owned());
     if !is_region_name(&region) {
         return Err(Error::BadSetting {
             profile: profile(),
             key: "region",
             value: region,
             expected: "use a region name such as eu-west-1",
+        });
+    }
+    if let Some((partition, what)) = partition
+        && partition_of_region(&region) != partition
+    {
+        return Err(Error::PartitionMismatch {
+            profile: profile(),
+            region_partition: partition_of_region(&region),
+            region,
+            what: what.to_owned(),
+            partition,
+            example: default_region(Some(partition)),
         });
     }
     let endpoint_url = configured_endpoint(env, set, p, "sts");
@@ -342,12 +431,55 @@ fn sts_target(env: &Env, set: &ProfileSet, p: &Profile) -> Result<StsTarget> {
             expected: "use an http:// or https:// URL",
         });
     }
+    let use_fips = flag(env, p, "AWS_USE_FIPS_ENDPOINT", "use_fips_endpoint")?;
+    let use_dual_stack = flag(
+        env,
+        p,
+        "AWS_USE_DUALSTACK_ENDPOINT",
+        "use_dualstack_endpoint",
+    )?;
+    if endpoint_url.is_some() && (use_fips || use_dual_stack) {
+        return Err(Error::BadSetting {
+            profile: profile(),
+            key: if use_fips {
+                "use_fips_endpoint"
+            } else {
+                "use_dualstack_endpoint"
+            },
+            value: "true".into(),
+            expected: "it cannot be combined with an explicit endpoint (endpoint_url, AWS_ENDPOINT_URL_STS), which the SDKs refuse as well; drop one of the two",
+        });
+    }
     Ok(StsTarget {
         region,
         region_configured,
         endpoint_url,
+        use_fips,
+        use_dual_stack,
         timeout_seconds,
     })
+}
+
+/// A boolean setting the way the SDKs read it: the environment variable, else the profile key;
+/// `true` or `false` in any case, anything else refused rather than ignored.
+fn flag(env: &Env, p: &Profile, var: &'static str, key: &'static str) -> Result<bool> {
+    let (name, raw) = match env.get(var).ok().filter(|v| !v.trim().is_empty()) {
+        Some(v) => (var, v),
+        None => match p.get(key).filter(|v| !v.trim().is_empty()) {
+            Some(v) => (key, v.to_owned()),
+            None => return Ok(false),
+        },
+    };
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(Error::BadSetting {
+            profile: p.name().to_owned(),
+            key: name,
+            value: raw,
+            expected: "use true or false",
+        }),
+    }
 }
 
 /// `mfa_env_min_remaining_seconds` (default 900, at most half a short session) and

@@ -127,7 +127,10 @@ pub fn run(global: &Global, offline: bool) -> Vec<Check> {
         }
     };
 
-    let store = match Store::open(global.keyring) {
+    let store = match Store::open(
+        global.keyring,
+        crate::code::unlock_wait(config::DEFAULT_LOCK_TIMEOUT_SECONDS),
+    ) {
         Ok(s) => {
             out.push(check(
                 "keyring",

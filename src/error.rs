@@ -58,6 +58,18 @@ pub enum Error {
     #[error("profile '{profile}' is a role profile mfa-env cannot follow: {why}")]
     RoleChain { profile: String, why: String },
 
+    #[error(
+        "profile '{profile}': region {region} is in partition {region_partition}, but {what} is in {partition}, whose STS alone knows it; set region to a region of {partition}, such as {example}"
+    )]
+    PartitionMismatch {
+        profile: String,
+        region: String,
+        region_partition: &'static str,
+        what: String,
+        partition: &'static str,
+        example: &'static str,
+    },
+
     #[error("profile '{profile}': {key} = {value:?} is not valid; {expected}")]
     BadSetting {
         profile: String,

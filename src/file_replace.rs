@@ -31,7 +31,7 @@ pub fn replace(path: &Path, old: &str, new: &str, backup: bool) -> Result<Option
     };
     let dir = path.parent().unwrap_or(Path::new("."));
     if !dir.exists() {
-        crate::lock::create_private_dir(dir).map_err(|e| write_error(dir, e))?;
+        crate::private_files::create_dir(dir).map_err(|e| write_error(dir, e))?;
     }
     let mode = perms::of(path);
     let mut kept = None;

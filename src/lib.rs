@@ -18,6 +18,7 @@ pub mod longterm;
 pub mod mfa_process;
 pub mod output;
 pub mod policy;
+pub mod private_files;
 pub mod profile_file;
 pub mod role;
 pub mod secret;

@@ -3,7 +3,8 @@
 //! prompt and one `GetSessionToken`. The lock is an advisory lock on a file (`flock` on Unix),
 //! which the OS releases when its holder exits or is killed, even by SIGKILL. It is taken only on
 //! a miss; a cache hit never waits. Lock files hold nothing; they live in `$XDG_RUNTIME_DIR`
-//! (else the user cache directory) under `mfa-env/`.
+//! (else the user cache directory) under `mfa-env/`, a directory trusted only if it is this
+//! user's alone (`private_files`).
 
 use std::fs::{File, TryLockError};
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{RoleHop, Settings};
 use crate::error::{Error, Result};
+use crate::private_files;
 
 /// How often a waiting process looks whether the lock is free.
 const POLL: Duration = Duration::from_millis(20);
@@ -73,14 +75,9 @@ fn acquire(name: &str, timeout: Duration) -> Result<Guard, Failure> {
 
 fn acquire_in(dir: &std::path::Path, name: &str, timeout: Duration) -> Result<Guard, Failure> {
     let dir = dir.to_path_buf();
-    create_private_dir(&dir).map_err(|e| Failure::Io(dir.clone(), e))?;
-    let path = dir.join(format!("{}.lock", file_safe(name)));
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Failure::Io(path.clone(), e))?;
+    private_files::ensure_dir(&dir).map_err(|e| Failure::Io(dir.clone(), e))?;
+    let path = dir.join(format!("{}.lock", private_files::file_name(name)));
+    let file = private_files::open_write(&path, false).map_err(|e| Failure::Io(path.clone(), e))?;
     let deadline = Instant::now() + timeout;
     loop {
         match file.try_lock() {
@@ -100,57 +97,9 @@ pub fn dir() -> PathBuf {
         .join("mfa-env")
 }
 
-/// Creates `dir` and its parents, readable by the user alone.
-#[cfg(unix)]
-pub(crate) fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-}
-
-#[cfg(not(unix))]
-pub(crate) fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)
-}
-
-/// A readable file name for a lock: profile and serial with path-hostile characters replaced,
-/// plus a hash of the original so distinct names cannot collide after replacement.
-fn file_safe(name: &str) -> String {
-    let readable: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(100)
-        .collect();
-    // FNV-1a: stable across builds, unlike std's hasher, so every version agrees on the name.
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    format!("{readable}-{hash:016x}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lock_names_are_safe_and_distinct() {
-        let a = file_safe("session-dev-arn:aws:iam::123456789012:mfa/alice");
-        let b = file_safe("session-dev-arn:aws:iam::123456789012:mfa_alice");
-        assert!(
-            a.starts_with("session-dev-arn_aws_iam__123456789012_mfa_alice-"),
-            "{a}"
-        );
-        assert_ne!(a, b);
-        assert!(!file_safe("../../etc/passwd").contains('/'));
-    }
 
     #[test]
     fn a_held_lock_times_out_and_a_released_one_is_taken() {

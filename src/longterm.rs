@@ -170,7 +170,7 @@ pub fn store_key(store: &Store, profile: &str, key: &LongTermKey) -> Result<()> 
         })
         .expect("serializing two strings cannot fail"),
     );
-    store.set(&item_name(profile), &json)?;
+    store.set(&item_name(profile), &json, None)?;
     Ok(())
 }
 

@@ -18,7 +18,7 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 use mfa_env::cli::{Cli, CodeArgs, Command, ExportArgs, Global};
-use mfa_env::code::CodeSource;
+use mfa_env::code::{self, CodeSource};
 use mfa_env::config::Target;
 use mfa_env::error::Result;
 use mfa_env::secret::SessionCredentials;
@@ -84,7 +84,8 @@ fn run_exec(global: &Global, code: &CodeArgs, allow_nested: bool, cmd: &[OsStrin
 
 /// A usable session: the cached one, else a new one for a code (which is then cached).
 fn credentials(global: &Global, target: &Target, code: &CodeArgs) -> Result<SessionCredentials> {
-    let store = Store::open(global.keyring)?;
+    let unlock = code::unlock_wait(target.mfa().lock_timeout_seconds);
+    let store = Store::open(global.keyring, unlock)?;
     let source = CodeSource::choose(code.token_code.as_deref(), target.mfa());
     match target {
         Target::Mfa(settings) => session::get(&store, settings, source).map(|(creds, _)| creds),

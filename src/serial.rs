@@ -42,6 +42,12 @@ impl MfaSerial {
         &self.0
     }
 
+    /// The partition of a device ARN (`aws`, `aws-cn`, `aws-us-gov`); a hardware serial does
+    /// not say.
+    pub fn partition(&self) -> Option<&'static str> {
+        iam_arn_partition(&self.0)
+    }
+
     /// The root user's virtual MFA device is named `root-account-mfa-device`; its sessions are
     /// limited to one hour. A hardware serial cannot tell, so it gets the IAM user's range and STS
     /// has the last word.
@@ -89,6 +95,14 @@ pub fn iam_arn_resource(value: &str) -> Option<&str> {
         && account.len() == 12
         && account.bytes().all(|b| b.is_ascii_digit()))
     .then_some(resource)
+}
+
+/// The partition an IAM ARN names, if it is one.
+pub fn iam_arn_partition(value: &str) -> Option<&'static str> {
+    iam_arn_resource(value)?;
+    ["aws", "aws-cn", "aws-us-gov"]
+        .into_iter()
+        .find(|p| value.split(':').nth(1) == Some(*p))
 }
 
 /// `arn:aws[-cn|-us-gov]:iam::<12 digits>:mfa/<path/><name>` with IAM's name characters.

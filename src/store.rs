@@ -3,14 +3,14 @@
 //! Each store is built explicitly from its own crate; mfa-env never sets keyring-core's default
 //! store, so no build can fall back to an in-memory mock that keeps nothing. On Linux, `auto`
 //! prefers the Secret Service (it survives logout and reboot) and falls back to the kernel
-//! keyring (keyutils), which lives as long as the login session. Items are opaque bytes here;
-//! what they mean belongs to `cache` and `longterm`.
+//! keyring (`store::kernel`), which every login of the user shares until the next reboot.
+//! Items are opaque bytes here; what they mean belongs to `cache` and `longterm`.
 
-use std::sync::Arc;
-
-use keyring_core::{CredentialStore, Entry, Error as KeyringError};
+use chrono::{DateTime, Utc};
 use zeroize::Zeroizing;
 
+#[cfg(target_os = "linux")]
+pub mod kernel;
 #[cfg(target_os = "linux")]
 mod secret_service;
 
@@ -24,7 +24,7 @@ pub enum StoreChoice {
     Auto,
     /// The freedesktop Secret Service (GNOME Keyring, KWallet, KeePassXC) over D-Bus.
     SecretService,
-    /// The Linux kernel keyring: the session keyring, linked to the user's persistent keyring.
+    /// The Linux kernel keyring: one key in the user's persistent keyring, items sealed with it.
     Keyutils,
     /// The macOS login Keychain.
     Keychain,
@@ -44,6 +44,27 @@ impl StoreChoice {
     }
 }
 
+/// Whether what a store holds is still there after a reboot: what decides if it may hold the
+/// only copy of a long-term key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Durability {
+    Survives(String),
+    Volatile(String),
+}
+
+impl Durability {
+    pub fn survives(&self) -> bool {
+        matches!(self, Durability::Survives(_))
+    }
+
+    /// Where it is kept, and for how long.
+    pub fn describe(&self) -> &str {
+        match self {
+            Durability::Survives(d) | Durability::Volatile(d) => d,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("no usable keyring: {tried}; {hint}")]
@@ -56,43 +77,37 @@ pub enum StoreError {
         hint: &'static str,
     },
 
-    #[error("the {store} refused to {op} item '{item}': {detail}; {hint}")]
+    #[error("the {store} refused to {op} item '{item}': {detail}{hint}")]
     Access {
         store: &'static str,
         op: &'static str,
         item: String,
         detail: String,
-        hint: &'static str,
+        hint: String,
     },
 }
 
 /// One opened keyring.
 pub struct Store {
     choice: StoreChoice,
-    backend: Backend,
-}
-
-/// The Secret Service is spoken to directly (see `secret_service` for why); every other store
-/// through its keyring-core store crate.
-enum Backend {
-    Keyring(Arc<CredentialStore>),
-    #[cfg(target_os = "linux")]
-    SecretService(secret_service::Service),
+    backend: platform::Backend,
 }
 
 impl Store {
     /// Opens the store `choice` names; `Auto` picks as described in the module doc.
-    pub fn open(choice: StoreChoice) -> Result<Self, StoreError> {
+    /// `unlock_seconds`: how long a person may take to unlock a locked store when it asks (0:
+    /// nobody can answer, so it does not ask and fails at once).
+    pub fn open(choice: StoreChoice, unlock_seconds: u32) -> Result<Self, StoreError> {
         match choice {
-            StoreChoice::Auto => open_auto(),
-            explicit => platform::open(explicit)
+            StoreChoice::Auto => open_auto(unlock_seconds),
+            explicit => platform::open(explicit, unlock_seconds)
                 .map(|backend| Store {
                     choice: explicit,
                     backend,
                 })
                 .map_err(|detail| StoreError::Unavailable {
                     store: explicit.name(),
-                    hint: hint(explicit),
+                    hint: platform::hint(explicit),
                     detail,
                 }),
         }
@@ -102,126 +117,63 @@ impl Store {
         self.choice.name()
     }
 
-    /// The item's bytes, or `None` when there is no such item (or more than one, which only
-    /// another program could have made: treated as absent, and replaced on the next write).
+    /// The item's bytes, or `None` when there is no such item (or one that cannot be read back
+    /// as ours, which the next write replaces).
     pub fn get(&self, item: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
-        let keyring = match &self.backend {
-            Backend::Keyring(k) => k,
-            #[cfg(target_os = "linux")]
-            Backend::SecretService(ss) => {
-                return match ss.get(item) {
-                    Ok(secret_service::Found::One(bytes)) => Ok(Some(bytes)),
-                    Ok(_) => Ok(None),
-                    Err(e) => Err(self.access_error("read", item, &e)),
-                };
-            }
-        };
-        match self.entry(keyring, item, "read")?.get_secret() {
-            Ok(mut bytes) => {
-                // keyutils reads into a 64 KiB buffer; wiping all of its capacity would touch
-                // 16 fresh pages on every cached call. Keep an exact copy, wipe what was read.
-                let secret = Zeroizing::new(bytes.to_vec());
-                zeroize::Zeroize::zeroize(bytes.as_mut_slice());
-                Ok(Some(secret))
-            }
-            Err(KeyringError::NoEntry | KeyringError::Ambiguous(_)) => Ok(None),
-            Err(e) => Err(self.access_error("read", item, &e)),
-        }
+        self.backend
+            .get(item)
+            .map_err(|e| self.access_error("read", item, e))
     }
 
-    /// Creates or replaces the item. The stores replace in place (keyutils `add_key` swaps the
-    /// payload atomically; the Secret Service updates the existing item), so a reader sees
-    /// either the old value or the new one.
-    pub fn set(&self, item: &str, value: &[u8]) -> Result<(), StoreError> {
-        let keyring = match &self.backend {
-            Backend::Keyring(k) => k,
-            #[cfg(target_os = "linux")]
-            Backend::SecretService(ss) => {
-                return ss
-                    .set(item, &format!("mfa-env: {item}"), value)
-                    .map_err(|e| self.access_error("write", item, &e));
-            }
-        };
-        let entry = self.entry(keyring, item, "write")?;
-        match entry.set_secret(value) {
-            Ok(()) => Ok(()),
-            Err(KeyringError::Ambiguous(duplicates)) => {
-                for d in duplicates {
-                    let _ = d.delete_credential();
-                }
-                entry
-                    .set_secret(value)
-                    .map_err(|e| self.access_error("write", item, &e))
-            }
-            Err(e) => Err(self.access_error("write", item, &e)),
-        }
+    /// Creates or replaces the item; a reader sees either the old value or the new one.
+    /// `expires`: when the value is worthless, so a store that can may drop it then.
+    pub fn set(
+        &self,
+        item: &str,
+        value: &[u8],
+        expires: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        self.backend
+            .set(item, value, expires)
+            .map_err(|e| self.access_error("write", item, e))
     }
 
     /// Deletes the item; `Ok(false)` when it was not there.
     pub fn delete(&self, item: &str) -> Result<bool, StoreError> {
-        let keyring = match &self.backend {
-            Backend::Keyring(k) => k,
-            #[cfg(target_os = "linux")]
-            Backend::SecretService(ss) => {
-                return ss
-                    .delete(item)
-                    .map_err(|e| self.access_error("delete", item, &e));
-            }
-        };
-        match self.entry(keyring, item, "delete")?.delete_credential() {
-            Ok(()) => Ok(true),
-            Err(KeyringError::NoEntry) => Ok(false),
-            Err(KeyringError::Ambiguous(duplicates)) => {
-                for d in duplicates {
-                    d.delete_credential()
-                        .map_err(|e| self.access_error("delete", item, &e))?;
-                }
-                Ok(true)
-            }
-            Err(e) => Err(self.access_error("delete", item, &e)),
-        }
+        self.backend
+            .delete(item)
+            .map_err(|e| self.access_error("delete", item, e))
     }
 
-    fn entry(
-        &self,
-        keyring: &Arc<CredentialStore>,
-        item: &str,
-        op: &'static str,
-    ) -> Result<Entry, StoreError> {
-        keyring
-            .build(SERVICE, item, None)
-            .map_err(|e| self.access_error(op, item, &e))
+    /// Whether a new item would survive a reboot here.
+    pub fn durability(&self) -> Result<Durability, StoreError> {
+        self.backend
+            .durability(None)
+            .map_err(|e| self.access_error("inspect", "(new item)", e))
     }
 
-    fn access_error(
-        &self,
-        op: &'static str,
-        item: &str,
-        e: &(dyn std::error::Error + 'static),
-    ) -> StoreError {
+    /// Whether the existing `item` survives a reboot where it is.
+    pub fn item_durability(&self, item: &str) -> Result<Durability, StoreError> {
+        self.backend
+            .durability(Some(item))
+            .map_err(|e| self.access_error("inspect", item, e))
+    }
+
+    fn access_error(&self, op: &'static str, item: &str, e: platform::Failure) -> StoreError {
         StoreError::Access {
             store: self.name(),
             op,
             item: item.to_owned(),
-            detail: one_line(e),
-            hint: hint(self.choice),
+            detail: e.detail,
+            hint: e.hint,
         }
     }
 }
 
-/// Building an entry is where a keyring-core store without access says so (keyutils without a
-/// session keyring), so `open` does it once rather than letting the first real read fail later.
-fn probed(store: Arc<CredentialStore>) -> Result<Backend, String> {
-    store
-        .build(SERVICE, "probe", None)
-        .map_err(|e| one_line(&e))?;
-    Ok(Backend::Keyring(store))
-}
-
-fn open_auto() -> Result<Store, StoreError> {
+fn open_auto(unlock_seconds: u32) -> Result<Store, StoreError> {
     let mut tried = Vec::new();
     for choice in platform::AUTO_ORDER {
-        match platform::open(*choice) {
+        match platform::open(*choice, unlock_seconds) {
             Ok(backend) => {
                 return Ok(Store {
                     choice: *choice,
@@ -235,20 +187,6 @@ fn open_auto() -> Result<Store, StoreError> {
         tried: tried.join("; "),
         hint: platform::AUTO_HINT,
     })
-}
-
-fn hint(choice: StoreChoice) -> &'static str {
-    match choice {
-        StoreChoice::SecretService => {
-            "start a Secret Service (gnome-keyring-daemon, KWallet) in this login session and unlock it, or set MFA_ENV_KEYRING=keyutils"
-        }
-        StoreChoice::Keyutils => {
-            "this process has no kernel session keyring (a shell without a login session, such as a root CI job); run under `keyctl session - <command>`, or use MFA_ENV_KEYRING=secret-service"
-        }
-        StoreChoice::Keychain => "unlock the login Keychain",
-        StoreChoice::Windows => "check that Credential Manager is running",
-        StoreChoice::Auto => platform::AUTO_HINT,
-    }
 }
 
 /// An error and the causes it does not already quote, on one line.
@@ -271,57 +209,298 @@ mod platform {
     use super::*;
 
     pub const AUTO_ORDER: &[StoreChoice] = &[StoreChoice::SecretService, StoreChoice::Keyutils];
-    pub const AUTO_HINT: &str = "start a Secret Service in this session, or run under `keyctl session - <command>` so the kernel keyring is usable";
+    pub const AUTO_HINT: &str =
+        "start a Secret Service in this session, or check that this kernel has keyrings (keyutils)";
 
-    pub fn open(choice: StoreChoice) -> Result<Backend, String> {
+    pub enum Backend {
+        SecretService(secret_service::Service),
+        Kernel(KernelStore),
+    }
+
+    /// A backend's failure: what went wrong, and what to do about it (with its separator).
+    pub struct Failure {
+        pub detail: String,
+        pub hint: String,
+    }
+
+    impl From<kernel::Error> for Failure {
+        fn from(e: kernel::Error) -> Self {
+            let hint = match e {
+                // The quota message says what to do itself.
+                kernel::Error::Quota => String::new(),
+                _ => "; check `keyctl show @u`, or use MFA_ENV_KEYRING=secret-service".into(),
+            };
+            Failure {
+                detail: one_line(&e),
+                hint,
+            }
+        }
+    }
+
+    impl From<secret_service::Failure> for Failure {
+        fn from(e: secret_service::Failure) -> Self {
+            let hint = match &e {
+                secret_service::Failure::Locked { .. } => String::new(),
+                secret_service::Failure::Other(_) => {
+                    format!("; {}", hint(StoreChoice::SecretService))
+                }
+            };
+            Failure {
+                detail: one_line(&e),
+                hint,
+            }
+        }
+    }
+
+    pub fn open(choice: StoreChoice, unlock_seconds: u32) -> Result<Backend, String> {
         match choice {
             StoreChoice::SecretService => {
                 // Without a session bus there is nothing to ask; do not let libdbus guess.
                 if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none_or(|a| a.is_empty()) {
                     return Err("no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)".into());
                 }
-                secret_service::Service::connect()
+                secret_service::Service::connect(unlock_seconds)
                     .map(Backend::SecretService)
                     .map_err(|e| one_line(&e))
             }
-            StoreChoice::Keyutils => linux_keyutils_keyring_store::Store::new()
-                .map_err(|e| one_line(&e))
-                .and_then(|s| probed(s)),
+            StoreChoice::Keyutils => KernelStore::open().map(Backend::Kernel),
             other => Err(format!("{} is not available on Linux", other.name())),
         }
     }
-}
 
-#[cfg(target_os = "macos")]
-mod platform {
-    use super::*;
-
-    pub const AUTO_ORDER: &[StoreChoice] = &[StoreChoice::Keychain];
-    pub const AUTO_HINT: &str = "unlock the login Keychain";
-
-    pub fn open(choice: StoreChoice) -> Result<Backend, String> {
+    pub fn hint(choice: StoreChoice) -> &'static str {
         match choice {
-            StoreChoice::Keychain => apple_native_keyring_store::keychain::Store::new()
-                .map_err(|e| one_line(&e))
-                .and_then(|s| probed(s)),
-            other => Err(format!("{} is not available on macOS", other.name())),
+            StoreChoice::SecretService => {
+                "start a Secret Service (gnome-keyring-daemon, KWallet, KeePassXC) in this login session and unlock it, or set MFA_ENV_KEYRING=keyutils"
+            }
+            StoreChoice::Keyutils => {
+                "this kernel gives the process no keyrings (a container without keyring access?); use MFA_ENV_KEYRING=secret-service"
+            }
+            _ => AUTO_HINT,
+        }
+    }
+
+    impl Backend {
+        pub fn get(&self, item: &str) -> Result<Option<Zeroizing<Vec<u8>>>, Failure> {
+            match self {
+                Backend::SecretService(ss) => match ss.get(item)? {
+                    secret_service::Found::One(bytes) => Ok(Some(bytes)),
+                    _ => Ok(None),
+                },
+                Backend::Kernel(k) => k.get(item).map_err(Failure::from),
+            }
+        }
+
+        pub fn set(
+            &self,
+            item: &str,
+            value: &[u8],
+            expires: Option<DateTime<Utc>>,
+        ) -> Result<(), Failure> {
+            match self {
+                Backend::SecretService(ss) => {
+                    Ok(ss.set(item, &format!("mfa-env: {item}"), value)?)
+                }
+                Backend::Kernel(k) => k.set(item, value, expires).map_err(Failure::from),
+            }
+        }
+
+        pub fn delete(&self, item: &str) -> Result<bool, Failure> {
+            match self {
+                Backend::SecretService(ss) => Ok(ss.delete(item)?),
+                Backend::Kernel(k) => k.delete(item).map_err(Failure::from),
+            }
+        }
+
+        pub fn durability(&self, item: Option<&str>) -> Result<Durability, Failure> {
+            match self {
+                Backend::SecretService(ss) => Ok(ss.durability(item)?),
+                Backend::Kernel(_) => Ok(Durability::Volatile(
+                    "the kernel keyring, which is emptied at every reboot".into(),
+                )),
+            }
+        }
+    }
+
+    /// The kernel store: the persistent keyring, and the vault in it once it is needed. A
+    /// keyring the quota kept us from reaching reads as empty; writing then says why.
+    pub struct KernelStore {
+        keyring: Result<linux_keyutils::KeyRing, kernel::Error>,
+        vault: std::cell::OnceCell<kernel::Vault>,
+    }
+
+    impl KernelStore {
+        fn open() -> Result<Self, String> {
+            let keyring = match kernel::persistent() {
+                Err(kernel::Error::Quota) => Err(kernel::Error::Quota),
+                other => Ok(other.map_err(|e| one_line(&e))?),
+            };
+            Ok(KernelStore {
+                keyring,
+                vault: std::cell::OnceCell::new(),
+            })
+        }
+
+        fn keyring(&self) -> Result<&linux_keyutils::KeyRing, kernel::Error> {
+            self.keyring.as_ref().map_err(|_| kernel::Error::Quota)
+        }
+
+        /// The vault, if one exists (reads never make one).
+        fn found(&self) -> Result<Option<&kernel::Vault>, kernel::Error> {
+            if let Some(v) = self.vault.get() {
+                return Ok(Some(v));
+            }
+            let Ok(keyring) = self.keyring() else {
+                return Ok(None);
+            };
+            Ok(kernel::Vault::find(keyring)?.map(|v| self.vault.get_or_init(|| v)))
+        }
+
+        fn made(&self) -> Result<&kernel::Vault, kernel::Error> {
+            if let Some(v) = self.found()? {
+                return Ok(v);
+            }
+            let root = dirs::cache_dir()
+                .unwrap_or_else(std::env::temp_dir)
+                .join("mfa-env")
+                .join("kernel-keyring");
+            let v = kernel::Vault::find_or_make(self.keyring()?, &root)?;
+            Ok(self.vault.get_or_init(|| v))
+        }
+
+        fn get(&self, item: &str) -> Result<Option<Zeroizing<Vec<u8>>>, kernel::Error> {
+            match self.found()? {
+                Some(v) => v.get(item),
+                None => Ok(None),
+            }
+        }
+
+        fn set(
+            &self,
+            item: &str,
+            value: &[u8],
+            expires: Option<DateTime<Utc>>,
+        ) -> Result<(), kernel::Error> {
+            self.made()?.set(item, value, expires, crate::clock::now())
+        }
+
+        fn delete(&self, item: &str) -> Result<bool, kernel::Error> {
+            match self.found()? {
+                Some(v) => v.delete(item),
+                None => Ok(false),
+            }
         }
     }
 }
 
-#[cfg(windows)]
+#[cfg(not(target_os = "linux"))]
 mod platform {
+    use std::sync::Arc;
+
+    use keyring_core::{CredentialStore, Error as KeyringError};
+
     use super::*;
 
+    pub struct Backend(Arc<CredentialStore>);
+
+    pub struct Failure {
+        pub detail: String,
+        pub hint: String,
+    }
+
+    impl From<KeyringError> for Failure {
+        fn from(e: KeyringError) -> Self {
+            Failure {
+                detail: one_line(&e),
+                hint: format!("; {AUTO_HINT}"),
+            }
+        }
+    }
+
+    #[cfg(target_os = "macos")]
+    pub const AUTO_ORDER: &[StoreChoice] = &[StoreChoice::Keychain];
+    #[cfg(target_os = "macos")]
+    pub const AUTO_HINT: &str = "unlock the login Keychain";
+    #[cfg(windows)]
     pub const AUTO_ORDER: &[StoreChoice] = &[StoreChoice::Windows];
+    #[cfg(windows)]
     pub const AUTO_HINT: &str = "check that Credential Manager is running";
 
-    pub fn open(choice: StoreChoice) -> Result<Backend, String> {
-        match choice {
-            StoreChoice::Windows => windows_native_keyring_store::Store::new()
-                .map_err(|e| one_line(&e))
-                .and_then(|s| probed(s)),
-            other => Err(format!("{} is not available on Windows", other.name())),
+    pub fn hint(_choice: StoreChoice) -> &'static str {
+        AUTO_HINT
+    }
+
+    /// The platform store; building an entry is where a store without access says so, so it
+    /// is done once here rather than at the first real read. The platform stores prompt (or
+    /// not) by themselves, so `_unlock_seconds` has nothing to bound.
+    pub fn open(choice: StoreChoice, _unlock_seconds: u32) -> Result<Backend, String> {
+        let store: Arc<CredentialStore> = match choice {
+            #[cfg(target_os = "macos")]
+            StoreChoice::Keychain => {
+                apple_native_keyring_store::keychain::Store::new().map_err(|e| one_line(&e))?
+            }
+            #[cfg(windows)]
+            StoreChoice::Windows => {
+                windows_native_keyring_store::Store::new().map_err(|e| one_line(&e))?
+            }
+            other => return Err(format!("{} is not available here", other.name())),
+        };
+        store
+            .build(SERVICE, "probe", None)
+            .map_err(|e| one_line(&e))?;
+        Ok(Backend(store))
+    }
+
+    impl Backend {
+        fn entry(&self, item: &str) -> Result<keyring_core::Entry, Failure> {
+            Ok(self.0.build(SERVICE, item, None)?)
+        }
+
+        pub fn get(&self, item: &str) -> Result<Option<Zeroizing<Vec<u8>>>, Failure> {
+            match self.entry(item)?.get_secret() {
+                Ok(bytes) => Ok(Some(Zeroizing::new(bytes))),
+                Err(KeyringError::NoEntry | KeyringError::Ambiguous(_)) => Ok(None),
+                Err(e) => Err(e.into()),
+            }
+        }
+
+        pub fn set(
+            &self,
+            item: &str,
+            value: &[u8],
+            _expires: Option<DateTime<Utc>>,
+        ) -> Result<(), Failure> {
+            let entry = self.entry(item)?;
+            match entry.set_secret(value) {
+                Ok(()) => Ok(()),
+                Err(KeyringError::Ambiguous(duplicates)) => {
+                    for d in duplicates {
+                        let _ = d.delete_credential();
+                    }
+                    Ok(entry.set_secret(value)?)
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+
+        pub fn delete(&self, item: &str) -> Result<bool, Failure> {
+            match self.entry(item)?.delete_credential() {
+                Ok(()) => Ok(true),
+                Err(KeyringError::NoEntry) => Ok(false),
+                Err(KeyringError::Ambiguous(duplicates)) => {
+                    for d in duplicates {
+                        d.delete_credential()?;
+                    }
+                    Ok(true)
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+
+        pub fn durability(&self, _item: Option<&str>) -> Result<Durability, Failure> {
+            Ok(Durability::Survives(
+                "the platform keyring, which survives a reboot".into(),
+            ))
         }
     }
 }
@@ -338,7 +517,7 @@ mod tests {
     #[test]
     fn a_store_this_platform_lacks_is_an_error_not_a_substitute() {
         for choice in [StoreChoice::Keychain, StoreChoice::Windows] {
-            let err = Store::open(choice).err().expect("must not open");
+            let err = Store::open(choice, 0).err().expect("must not open");
             assert!(
                 err.to_string().contains("is not available on Linux"),
                 "{err}"

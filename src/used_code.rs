@@ -69,7 +69,8 @@ pub fn remember(store: &Store, serial: &MfaSerial, code: &TokenCode, now: DateTi
         })
         .expect("serializing a string cannot fail"),
     );
-    let _ = store.set(&item_name(serial), &json);
+    let worthless_after = now + chrono::TimeDelta::seconds(STEP_SECONDS * REUSE_STEPS);
+    let _ = store.set(&item_name(serial), &json, Some(worthless_after));
 }
 
 #[cfg(test)]

@@ -257,7 +257,7 @@ fn corrupt_cache_entry_is_a_miss_and_is_replaced(k: Keyring) {
     let bed = Bed::new(k, "corrupt", &moto.url);
     for garbage in [
         "not json at all",
-        "{\"v\":1,\"profile\":\"x\"}",
+        "{\"v\":2,\"profile\":\"x\"}",
         "{\"v\":99}",
     ] {
         bed.plant_item(&bed.session_item(), garbage);
@@ -276,7 +276,7 @@ fn corrupt_cache_entry_is_a_miss_and_is_replaced(k: Keyring) {
     other.plant_item(
         &other.session_item(),
         &format!(
-            "{{\"v\":1,\"profile\":\"{}\",\"serial\":\"{}\",\"endpoint\":\"{}\",\"key_source\":\"keyring\",\"key_id\":\"x\",\"access_key_id\":\"a\",\"secret_access_key\":\"b\",\"session_token\":\"c\",\"expiration\":\"2099-01-01T00:00:00Z\"}}",
+            "{{\"v\":2,\"profile\":\"{}\",\"serial\":\"{}\",\"sts_scope\":\"{}\",\"key_source\":\"keyring\",\"key_id\":\"x\",\"access_key_id\":\"a\",\"secret_access_key\":\"b\",\"session_token\":\"c\",\"expiration\":\"2099-01-01T00:00:00Z\"}}",
             bed.profile, other.serial, moto.url
         ),
     );

@@ -179,7 +179,12 @@ fn hop(env: &Env, set: &ProfileSet, p: &Profile, chained: bool) -> Result<RoleHo
     };
     let (min_remaining_seconds, lock_timeout_seconds) = margins(p, duration_seconds)?;
     Ok(RoleHop {
-        sts: sts_target(env, set, p)?,
+        sts: sts_target(
+            env,
+            set,
+            p,
+            crate::serial::iam_arn_partition(&role_arn).map(|part| (part, "role_arn")),
+        )?,
         profile,
         role_arn,
         session_name,

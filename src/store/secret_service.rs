@@ -8,6 +8,10 @@
 //! otherwise takes 3 (see README, Performance). libsecret's own `secret-tool` reads the same
 //! items either way.
 //!
+//! A locked collection is unlocked through the service's own prompt only while someone can
+//! answer it, and then for a bounded time (`mfa_env_lock_timeout_seconds`): a KeePassXC database
+//! locked behind a window nobody sees must fail in one line, not wait forever.
+//!
 //! Items carry the attributes `service = mfa-env` and `username = <item name>`, the same ones
 //! the keyring crates use, so `secret-tool lookup service mfa-env username …` finds them.
 
@@ -16,10 +20,14 @@ use std::collections::HashMap;
 use dbus_secret_service::{EncryptionType, Error, Item, SecretService};
 use zeroize::Zeroizing;
 
-use super::SERVICE;
+use super::{Durability, SERVICE};
+
+/// The in-memory collection every Secret Service has; what is in it is gone at logout.
+const SESSION_COLLECTION: &str = "/org/freedesktop/secrets/collection/session";
 
 pub struct Service {
     ss: SecretService,
+    unlock_seconds: u32,
 }
 
 /// What a search by name found.
@@ -30,29 +38,66 @@ pub enum Found<T> {
     Many,
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error(
+        "the collection '{collection}' is locked and {why}; unlock it (log in to the desktop session, unlock the keyring or the KeePassXC database), then try again"
+    )]
+    Locked { collection: String, why: String },
+    #[error(transparent)]
+    Other(#[from] Error),
+}
+
 impl Service {
     /// Connects to the session bus and opens a session with the service: the probe that tells
-    /// whether a Secret Service answers at all.
-    pub fn connect() -> Result<Self, Error> {
-        SecretService::connect(EncryptionType::Plain).map(|ss| Service { ss })
+    /// whether a Secret Service answers at all. An unlock prompt may stay up `unlock_seconds`
+    /// (0: none is shown).
+    pub fn connect(unlock_seconds: u32) -> Result<Self, Error> {
+        SecretService::connect_with_max_prompt_timeout(
+            EncryptionType::Plain,
+            u64::from(unlock_seconds),
+        )
+        .map(|ss| Service { ss, unlock_seconds })
     }
 
     fn attributes(item: &str) -> HashMap<&str, &str> {
         HashMap::from([("service", SERVICE), ("username", item)])
     }
 
-    /// Every item with this name, unlocked (the service prompts the user for a locked one, and
-    /// refuses if no one can answer).
-    fn find(&self, item: &str) -> Result<Vec<Item<'_>>, Error> {
+    /// Why an unlock did not happen, for the one line the user reads.
+    fn locked(&self, path: &str) -> Failure {
+        // …/collection/<name>[/<item>]
+        let collection = path
+            .strip_prefix("/org/freedesktop/secrets/collection/")
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or(path)
+            .to_owned();
+        let why = if self.unlock_seconds == 0 {
+            "no one can be asked to unlock it here (no terminal, no display)".to_owned()
+        } else {
+            format!(
+                "was not unlocked within {} s (mfa_env_lock_timeout_seconds)",
+                self.unlock_seconds
+            )
+        };
+        Failure::Locked { collection, why }
+    }
+
+    /// Every item with this name, unlocked (through the service's prompt, within the bound).
+    fn find(&self, item: &str) -> Result<Vec<Item<'_>>, Failure> {
         let found = self.ss.search_items(Self::attributes(item))?;
-        if !found.locked.is_empty() {
+        if let Some(first) = found.locked.first() {
             let locked: Vec<&Item<'_>> = found.locked.iter().collect();
-            self.ss.unlock_all(&locked)?;
+            match self.ss.unlock_all(&locked) {
+                Ok(()) => {}
+                Err(Error::Prompt | Error::Locked) => return Err(self.locked(&first.path)),
+                Err(e) => return Err(e.into()),
+            }
         }
         Ok(found.unlocked.into_iter().chain(found.locked).collect())
     }
 
-    pub fn get(&self, item: &str) -> Result<Found<Zeroizing<Vec<u8>>>, Error> {
+    pub fn get(&self, item: &str) -> Result<Found<Zeroizing<Vec<u8>>>, Failure> {
         let mut items = self.find(item)?;
         match items.len() {
             0 => Ok(Found::None),
@@ -63,18 +108,22 @@ impl Service {
 
     /// Replaces the item's secret in place when there is exactly one; otherwise removes any
     /// duplicates and creates it in the default collection.
-    pub fn set(&self, item: &str, label: &str, value: &[u8]) -> Result<(), Error> {
+    pub fn set(&self, item: &str, label: &str, value: &[u8]) -> Result<(), Failure> {
         let mut items = self.find(item)?;
         if items.len() == 1 {
-            return items
+            return Ok(items
                 .remove(0)
-                .set_secret(value, "application/octet-stream");
+                .set_secret(value, "application/octet-stream")?);
         }
         for duplicate in &items {
             duplicate.delete()?;
         }
         let collection = self.ss.get_any_collection()?;
-        collection.ensure_unlocked()?;
+        match collection.ensure_unlocked() {
+            Ok(()) => {}
+            Err(Error::Prompt | Error::Locked) => return Err(self.locked(&collection.path)),
+            Err(e) => return Err(e.into()),
+        }
         collection.create_item(
             label,
             Self::attributes(item),
@@ -86,11 +135,46 @@ impl Service {
     }
 
     /// Deletes every item with this name; `false` when there was none.
-    pub fn delete(&self, item: &str) -> Result<bool, Error> {
+    pub fn delete(&self, item: &str) -> Result<bool, Failure> {
         let items = self.find(item)?;
         for i in &items {
             i.delete()?;
         }
         Ok(!items.is_empty())
+    }
+
+    /// Where `item` is kept (or a new item would go), and whether that survives a reboot: the
+    /// in-memory `session` collection does not.
+    pub fn durability(&self, item: Option<&str>) -> Result<Durability, Failure> {
+        let path = match item {
+            Some(name) => {
+                let found = self.ss.search_items(Self::attributes(name))?;
+                match found.unlocked.into_iter().chain(found.locked).next() {
+                    Some(i) => i.path.to_string(),
+                    None => return Err(Error::NoResult.into()),
+                }
+            }
+            None => self.ss.get_any_collection()?.path.to_string(),
+        };
+        let in_session = path == SESSION_COLLECTION
+            || path.starts_with(&format!("{SESSION_COLLECTION}/"))
+            || self
+                .ss
+                .get_collection_by_alias("session")
+                .is_ok_and(|c| path.starts_with(&*c.path));
+        let name = path
+            .strip_prefix("/org/freedesktop/secrets/collection/")
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or(&path)
+            .to_owned();
+        Ok(if in_session {
+            Durability::Volatile(format!(
+                "the Secret Service's in-memory collection '{name}', which is emptied at logout"
+            ))
+        } else {
+            Durability::Survives(format!(
+                "the Secret Service collection '{name}', which survives a reboot"
+            ))
+        })
     }
 }

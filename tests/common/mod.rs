@@ -338,14 +338,15 @@ impl Bed {
     /// The environment every program in this bed sees: a clean one, like a fresh shell.
     pub fn apply_env(&self, cmd: &mut Command) {
         cmd.env_clear();
-        // XDG_RUNTIME_DIR is the test bed's one for every bed: like one user's processes, all
-        // share the lock of the cache index, which lives in the keyring they all share.
+        // XDG_RUNTIME_DIR and XDG_CACHE_HOME are the test bed's for every bed: like one user's
+        // processes, all share the lock of the cache index and the kernel store's item files.
         for k in [
             "PATH",
             "DBUS_SESSION_BUS_ADDRESS",
             "LANG",
             "TMPDIR",
             "XDG_RUNTIME_DIR",
+            "XDG_CACHE_HOME",
         ] {
             if let Some(v) = std::env::var_os(k) {
                 cmd.env(k, v);
@@ -419,7 +420,7 @@ impl Bed {
     /// The keyring item name of this profile's session.
     pub fn session_item(&self) -> String {
         format!(
-            "session profile={} serial={} endpoint={}",
+            "session profile={} serial={} scope={}",
             self.profile, self.serial, self.endpoint
         )
     }
@@ -427,16 +428,16 @@ impl Bed {
     /// Writes `bytes` into this bed's keyring under `item`, with the store's own tools.
     pub fn plant_item(&self, item: &str, bytes: &str) {
         let out = match self.keyring {
-            Keyring::Keyutils => Command::new(system_bin("keyctl"))
-                .args([
-                    "add",
-                    "user",
-                    &format!("keyring:{item}@mfa-env"),
-                    bytes,
-                    "@s",
-                ])
-                .output()
-                .unwrap(),
+            // The kernel store's items are sealed files: write one through the store itself,
+            // as this user (the test process shares the user's persistent keyring).
+            Keyring::Keyutils => {
+                let store = mfa_env::store::Store::open(mfa_env::store::StoreChoice::Keyutils, 0)
+                    .expect("open the kernel keyring store");
+                store
+                    .set(item, bytes.as_bytes(), None)
+                    .unwrap_or_else(|e| panic!("planting {item}: {e}"));
+                return;
+            }
             Keyring::SecretService => {
                 let mut child = Command::new(system_bin("secret-tool"))
                     .args([
