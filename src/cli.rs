@@ -183,6 +183,11 @@ pub enum Command {
         /// Read the key id and the secret key as two lines on standard input instead of prompting
         #[arg(long)]
         stdin: bool,
+
+        /// Store it even in a keyring that is emptied at reboot (the kernel keyring, an
+        /// in-memory Secret Service collection); keep a copy elsewhere
+        #[arg(long)]
+        volatile_ok: bool,
     },
 
     /// Delete the profile's long-term key pair and its cached sessions
@@ -287,4 +292,9 @@ pub struct SetupArgs {
     /// Ask nothing: flags and current values decide
     #[arg(long, short = 'y')]
     pub yes: bool,
+
+    /// Store the key even in a keyring that is emptied at reboot (the kernel keyring, an
+    /// in-memory Secret Service collection); its plaintext copy is kept
+    #[arg(long)]
+    pub volatile_ok: bool,
 }

@@ -15,14 +15,25 @@ use crate::store::Store;
 use crate::{cache, clock, config, longterm, output, tty};
 
 /// `mfa-env add`: stores the long-term key pair, from a hidden prompt or two lines on stdin,
-/// and drops the profile's sessions, which were made with the previous key.
-pub fn add(global: &Global, from_stdin: bool) -> Result<()> {
+/// and drops the profile's sessions, which were made with the previous key. A keyring emptied
+/// at reboot would hold the key's only copy, so it is refused unless the user says so.
+pub fn add(global: &Global, from_stdin: bool, volatile_ok: bool) -> Result<()> {
     let profile = global.profile();
     // Open the keyring before asking for secrets, so an absent keyring costs no typing.
     let store = Store::open(
         global.keyring,
         crate::code::unlock_wait(config::DEFAULT_LOCK_TIMEOUT_SECONDS),
     )?;
+    let durability = store.durability()?;
+    if !durability.survives() && !volatile_ok {
+        return Err(Error::VolatileStore {
+            profile: profile.to_owned(),
+            store: durability.describe().to_owned(),
+            fix: format!(
+                "put the key in a profile of ~/.aws/credentials and name that profile in mfa_env_source_profile (`mfa-env setup -p {profile} --key-from THAT-PROFILE`), or pass --volatile-ok and keep a copy elsewhere"
+            ),
+        });
+    }
     let key = if from_stdin {
         key_from_stdin()?
     } else {
@@ -40,6 +51,12 @@ pub fn add(global: &Global, from_stdin: bool) -> Result<()> {
             String::new()
         }
     );
+    if !durability.survives() {
+        eprintln!(
+            "mfa-env: note: {} — keep a copy of the key elsewhere",
+            durability.describe()
+        );
+    }
     if let Err(e) = config::load(profile) {
         eprintln!("mfa-env: note: the key is stored, but the profile is not usable yet: {e}");
     }

@@ -10,6 +10,7 @@ use chrono::Utc;
 use crate::cli::Global;
 use crate::config::{self, Settings, StsTarget, Target};
 use crate::desktop::Dialog;
+use crate::longterm::KeySource;
 use crate::policy::Level;
 use crate::store::Store;
 use crate::{cache, clock, longterm, skew, tty};
@@ -146,14 +147,7 @@ pub fn run(global: &Global, offline: bool) -> Vec<Check> {
     };
 
     if let (Some(settings), Some(store)) = (&settings, &store) {
-        out.push(match longterm::resolve(store, settings) {
-            Ok((_, source)) => check(
-                "long-term key",
-                Level::Ok,
-                format!("a long-term key, {}", source.describe()),
-            ),
-            Err(e) => check("long-term key", Level::Problem, e.to_string()),
-        });
+        out.push(long_term_key(store, settings));
         out.push(session(store, settings));
     }
     out.push(prompt(settings.as_ref()));
@@ -161,6 +155,61 @@ pub fn run(global: &Global, offline: bool) -> Vec<Check> {
         out.push(clock_skew(&settings.sts, offline));
     }
     out
+}
+
+/// Where the long-term key is, and whether it is still there after a reboot: a key kept only in
+/// a keyring emptied at reboot is lost with it, unless `mfa_env_source_profile` names a copy.
+fn long_term_key(store: &Store, settings: &Settings) -> Check {
+    let source = match longterm::resolve(store, settings) {
+        Ok((_, source)) => source,
+        Err(e) => return check("long-term key", Level::Problem, e.to_string()),
+    };
+    let KeySource::Keyring = source else {
+        return check(
+            "long-term key",
+            Level::Ok,
+            format!(
+                "a long-term key, {}, in a plain file (survives a reboot)",
+                source.describe()
+            ),
+        );
+    };
+    match store.item_durability(&longterm::item_name(&settings.profile)) {
+        Ok(d) if d.survives() => check(
+            "long-term key",
+            Level::Ok,
+            format!(
+                "a long-term key, {}, in {}",
+                source.describe(),
+                d.describe()
+            ),
+        ),
+        Ok(d) if settings.source_profile.is_some() => check(
+            "long-term key",
+            Level::Note,
+            format!(
+                "a long-term key, {}, in {}; after a reboot the plaintext keys of mfa_env_source_profile are used",
+                source.describe(),
+                d.describe()
+            ),
+        ),
+        Ok(d) => check(
+            "long-term key",
+            Level::Problem,
+            format!(
+                "the long-term key is only in {}: it is lost at the next reboot; keep a copy in a profile of ~/.aws/credentials and name it in mfa_env_source_profile",
+                d.describe()
+            ),
+        ),
+        Err(e) => check(
+            "long-term key",
+            Level::Note,
+            format!(
+                "a long-term key, {}; where it is kept cannot be told: {e}",
+                source.describe()
+            ),
+        ),
+    }
 }
 
 /// TOTP codes change every 30 s and STS accepts little more than the current one; SigV4

@@ -55,6 +55,13 @@ pub enum Error {
     #[error("setup of profile '{profile}': {why}")]
     Setup { profile: String, why: String },
 
+    #[error("profile '{profile}': the long-term key would be kept only in {store}; {fix}")]
+    VolatileStore {
+        profile: String,
+        store: String,
+        fix: String,
+    },
+
     #[error("profile '{profile}' is a role profile mfa-env cannot follow: {why}")]
     RoleChain { profile: String, why: String },
 

@@ -49,7 +49,7 @@ fn run(cli: Cli) -> Result<u8> {
         }) => return run_exec(global, &code, allow_nested, &command),
         Some(Command::MfaArg { code }) => commands::mfa_arg(global, &code),
         Some(Command::Setup(args)) => mfa_env::setup::run(global, &args),
-        Some(Command::Add { stdin }) => commands::add(global, stdin),
+        Some(Command::Add { stdin, volatile_ok }) => commands::add(global, stdin, volatile_ok),
         Some(Command::Remove) => commands::remove(global),
         Some(Command::Status { json }) => commands::status(global, json),
         Some(Command::Clear { all }) => commands::clear(global, all),

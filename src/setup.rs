@@ -52,8 +52,15 @@ pub fn run(global: &Global, args: &SetupArgs) -> Result<()> {
     )?;
 
     // The long-term key: from flags, the profile's own static keys (which must go: they win
-    // over credential_process), the keyring, or a profile the user names.
-    let plan = key_plan(args, &profile, &set, &store, &ask)?;
+    // over credential_process), the keyring, or a profile the user names. A keyring emptied at
+    // reboot may not hold its only copy.
+    let durability = store.durability()?;
+    let plan = key_plan(args, &profile, &set, &store, &ask, durability.survives())?;
+    let plan = if durability.survives() {
+        plan
+    } else {
+        keep_durable(plan, args, &profile, &durability)?
+    };
 
     let serial = match &args.serial {
         Some(s) => parse_serial(&profile, s)?,
@@ -92,6 +99,9 @@ pub fn run(global: &Global, args: &SetupArgs) -> Result<()> {
     if let Some(region) = &args.region {
         changes.push(Change::Set("region", region.clone()));
     }
+    if let Some(src) = &plan.source_profile {
+        changes.push(Change::Set("mfa_env_source_profile", src.clone()));
+    }
     let moved = plan.move_from.as_deref();
     if let Some(from) = moved
         && (from == profile || get("mfa_env_source_profile") == Some(from))
@@ -116,7 +126,7 @@ pub fn run(global: &Global, args: &SetupArgs) -> Result<()> {
         + &diff(&credentials_path, &credentials_text, &new_credentials);
     if args.dry_run {
         let mut out = diff;
-        if plan.key.is_some() {
+        if plan.to_store().is_some() {
             out.push_str(&format!(
                 "# and the long-term key would be stored in the {} for profile '{profile}'\n",
                 store.name()
@@ -132,7 +142,7 @@ pub fn run(global: &Global, args: &SetupArgs) -> Result<()> {
             } else {
                 diff.clone()
             },
-            if plan.key.is_some() {
+            if plan.to_store().is_some() {
                 " and store the long-term key in the keyring"
             } else {
                 ""
@@ -143,7 +153,7 @@ pub fn run(global: &Global, args: &SetupArgs) -> Result<()> {
         return Err(fail("cancelled; nothing was changed".into()));
     }
 
-    if let Some(key) = &plan.key {
+    if let Some(key) = plan.to_store() {
         longterm::store_key(&store, &profile, key)?;
         let back = longterm::stored(&store, &profile)?;
         if back.is_none_or(|b| b.access_key_id.expose_secret() != key.access_key_id.expose_secret())
@@ -164,7 +174,7 @@ pub fn run(global: &Global, args: &SetupArgs) -> Result<()> {
             file_replace::replace(&config_path, &config_text, &new_config, true).map_err(|e| {
                 fail(format!(
                     "{e}{}",
-                    if plan.key.is_some() {
+                    if plan.to_store().is_some() {
                         "; the key is in the keyring, the config file is unchanged"
                     } else {
                         ""
@@ -190,17 +200,86 @@ pub fn run(global: &Global, args: &SetupArgs) -> Result<()> {
             credentials_path.display()
         );
     }
+    if let Some(src) = &plan.source_profile {
+        eprintln!(
+            "mfa-env: the {} is emptied at every reboot, so the long-term key stays in the plaintext keys of profile '{src}', which mfa_env_source_profile names{}",
+            store.name(),
+            if plan.to_store().is_some() {
+                " (the keyring's copy is used until then)"
+            } else {
+                ""
+            }
+        );
+    }
     eprintln!(
         "mfa-env: profile '{profile}' is ready; `mfa-env -p {profile} >/dev/null` gets the first session"
     );
     Ok(())
 }
 
-/// What to do about the long-term key: a key to store (`None`: keep the keyring's), and the
-/// profile whose plaintext keys leave the files.
+/// What to do about the long-term key: a key to store (`None`: keep the keyring's), the
+/// profile whose plaintext keys it is, whether those leave the files, and whether the profile
+/// reads them from there (`mfa_env_source_profile`).
 struct KeyPlan {
     key: Option<LongTermKey>,
+    /// False when the key stays only where it is (its profile, read through
+    /// `mfa_env_source_profile`); it still lists the user's MFA devices.
+    store_it: bool,
+    from: Option<String>,
     move_from: Option<String>,
+    source_profile: Option<String>,
+}
+
+impl KeyPlan {
+    /// The key to store in the keyring, if any.
+    fn to_store(&self) -> Option<&LongTermKey> {
+        self.key.as_ref().filter(|_| self.store_it)
+    }
+}
+
+/// The plan for a keyring that is emptied at reboot: the plaintext keys stay where they are and
+/// the profile names them in `mfa_env_source_profile`; a copy goes into the keyring only with
+/// `--volatile-ok`. A key that exists nowhere else is refused.
+fn keep_durable(
+    plan: KeyPlan,
+    args: &SetupArgs,
+    profile: &str,
+    durability: &crate::store::Durability,
+) -> Result<KeyPlan> {
+    let volatile = |fix: String| Error::VolatileStore {
+        profile: profile.to_owned(),
+        store: durability.describe().to_owned(),
+        fix,
+    };
+    let Some(key) = plan.key else {
+        return Ok(plan);
+    };
+    let key = Some(key);
+    match plan.from {
+        Some(from) if from == profile => Err(volatile(format!(
+            "its plaintext keys must leave [{profile}] (they would win over credential_process): move them to a profile of their own, such as [{profile}-long-term] in ~/.aws/credentials, and run `mfa-env setup -p {profile} --key-from {profile}-long-term`"
+        ))),
+        Some(_) if args.move_keys && !args.volatile_ok => Err(volatile(
+            "run without --move-keys: the keys then stay in their profile, which mfa_env_source_profile names; or pass --volatile-ok to keep a copy in the keyring as well".to_owned(),
+        )),
+        Some(from) => Ok(KeyPlan {
+            store_it: args.volatile_ok,
+            key,
+            source_profile: Some(from.clone()),
+            from: Some(from),
+            move_from: None,
+        }),
+        None if args.volatile_ok => Ok(KeyPlan {
+            store_it: true,
+            key,
+            from: None,
+            move_from: plan.move_from,
+            source_profile: plan.source_profile,
+        }),
+        None => Err(volatile(format!(
+            "put the key in a profile of ~/.aws/credentials, such as [{profile}-long-term], and run `mfa-env setup -p {profile} --key-from {profile}-long-term`; or pass --volatile-ok"
+        ))),
+    }
 }
 
 fn key_plan(
@@ -209,6 +288,7 @@ fn key_plan(
     set: &aws_config::profile::ProfileSet,
     store: &Store,
     ask: &Asker,
+    durable: bool,
 ) -> Result<KeyPlan> {
     let fail = |why: String| Error::Setup {
         profile: profile.to_owned(),
@@ -220,8 +300,11 @@ fn key_plan(
         let key = crate::commands::key_from_stdin()?;
         longterm::validate_new(&key, profile)?;
         return Ok(KeyPlan {
+            store_it: true,
             key: Some(key),
+            from: None,
             move_from: None,
+            source_profile: None,
         });
     }
     if let Some(from) = &args.key_from {
@@ -231,20 +314,24 @@ fn key_plan(
             ))
         })?;
         let move_it = args.move_keys
-            || ask.confirm(
+            || durable && ask.confirm(
                 &format!(
                     "Delete the plaintext keys of '{from}' from the files once they are in the keyring? (anything else that uses profile '{from}' loses them)"
                 ),
                 false,
             )?;
         return Ok(KeyPlan {
+            store_it: true,
             key: Some(key),
+            from: Some(from.clone()),
             move_from: move_it.then(|| from.clone()),
+            source_profile: None,
         });
     }
     if let Some(key) = static_key(profile)? {
         // Static keys in the profile itself win over credential_process: they must go.
-        if !(args.move_keys
+        if durable
+            && !(args.move_keys
             || ask.confirm(
                 &format!(
                     "Profile '{profile}' has plaintext long-term keys, which would win over credential_process. Move them into the keyring?"
@@ -257,14 +344,20 @@ fn key_plan(
             ));
         }
         return Ok(KeyPlan {
+            store_it: true,
             key: Some(key),
+            from: Some(profile.to_owned()),
             move_from: Some(profile.to_owned()),
+            source_profile: None,
         });
     }
     if longterm::stored(store, profile)?.is_some() {
         return Ok(KeyPlan {
+            store_it: true,
             key: None,
+            from: None,
             move_from: None,
+            source_profile: None,
         });
     }
     if !ask.interactive() {
@@ -289,23 +382,30 @@ fn key_plan(
                 )));
             }
             let key = static_key(&name)?.expect("a candidate has keys");
-            let move_it = ask.confirm(
+            let move_it = durable
+                && ask.confirm(
                 &format!(
                     "Delete the plaintext keys of '{name}' from the files once they are in the keyring? (anything else that uses profile '{name}' loses them)"
                 ),
                 false,
             )?;
             return Ok(KeyPlan {
+                store_it: true,
                 key: Some(key),
+                from: Some(name.clone()),
                 move_from: move_it.then_some(name),
+                source_profile: None,
             });
         }
     }
     let key = crate::commands::key_from_terminal(profile)?;
     longterm::validate_new(&key, profile)?;
     Ok(KeyPlan {
+        store_it: true,
         key: Some(key),
+        from: None,
         move_from: None,
+        source_profile: None,
     })
 }
 

@@ -325,7 +325,7 @@ fn add_stores_key_and_remove_forgets_it(k: Keyring) {
     assert_eq!(moto.calls(), 0);
 
     let added = bed.run(
-        &["add", "--stdin"],
+        &bed.add_args(true),
         Some(&format!("{LT_KEY_ID}\n{LT_SECRET}\n")),
     );
     added.ok();
@@ -340,7 +340,7 @@ fn add_stores_key_and_remove_forgets_it(k: Keyring) {
 
     // A new key replaces the old one and drops the sessions it made.
     let again = bed.run(
-        &["add", "--stdin"],
+        &bed.add_args(true),
         Some(&format!("AKIAMFAENVTESTKEY003\n{LT_SECRET}\n")),
     );
     assert!(
@@ -384,12 +384,12 @@ fn add_refuses_temporary_and_malformed_keys(k: Keyring) {
         ),
     ];
     for (stdin, expected) in cases {
-        let out = bed.run(&["add", "--stdin"], Some(&stdin));
+        let out = bed.run(&bed.add_args(true), Some(&stdin));
         out.fails_with(expected);
         assert_no_secret(&out.stderr, &[LT_SECRET], "stderr");
     }
     // Without --stdin and without a terminal there is nobody to ask.
-    bed.run(&["add"], None)
+    bed.run(&bed.add_args(false), None)
         .fails_with("no terminal to prompt on");
 }
 

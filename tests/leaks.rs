@@ -116,10 +116,10 @@ fn no_secret_outside_the_requested_output() {
         errors.push(bed.run(&["--token-code", "246802"], None)); // key with a token
         bed.write_credentials(LT_KEY_ID, LT_SECRET, None);
         errors.push(bed.run(
-            &["add", "--stdin"],
+            &bed.add_args(true),
             Some(&format!("ASIAMFAENVTESTKEY001\n{LT_SECRET}\n")),
         ));
-        errors.push(bed.run(&["add", "--stdin"], Some(&format!("{LT_KEY_ID}\n"))));
+        errors.push(bed.run(&bed.add_args(true), Some(&format!("{LT_KEY_ID}\n"))));
         for mfa_process in ["echo 975310; exit 3", "echo 864209x", "echo 000000"] {
             bed.write_config(&format!(
                 "mfa_serial = {}\nmfa_env_source_profile = {}-base\nmfa_process = {mfa_process}\n",

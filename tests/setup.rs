@@ -50,13 +50,15 @@ fn setup(bed: &Bed, args: &[&str], stdin: Option<&str>) -> Out {
     bed.run_cmd(cmd, stdin)
 }
 
-/// The fully scripted path, on both keyrings: keys moved from a plaintext profile into the
-/// keyring, the profile written in place with every other byte kept, a backup, and the result
+/// The fully scripted path, on a keyring that survives a reboot (the kernel keyring's rules are
+/// `setup_keeps_the_keys_where_a_reboot_cannot_lose_them`): keys moved from a plaintext profile
+/// into the keyring, the profile written in place with every other byte kept, a backup, and the result
 /// working for the AWS CLI through the credential_process line setup wrote.
 #[test]
 fn setup_with_flags_writes_the_profile_and_moves_the_keys() {
     let _k = shared();
-    for keyring in [Keyring::SecretService, Keyring::Keyutils] {
+    {
+        let keyring = Keyring::SecretService;
         let dir = tempfile::tempdir().unwrap();
         let moto = Moto::start(dir.path());
         let mut bed = Bed::new(keyring, "setup", &moto.url);
@@ -148,7 +150,7 @@ fn mfa(bed: &Bed, args: &[&str]) -> Out {
 fn dry_run_shows_the_diff_and_changes_nothing() {
     let _k = shared();
     let trip = Tripwire::new();
-    let bed = Bed::new(Keyring::Keyutils, "setup-dry", &trip.url);
+    let bed = Bed::new(Keyring::SecretService, "setup-dry", &trip.url);
     let p = bed.profile.clone();
     let (config, credentials) = (messy_config(&p), credentials_with_old_keys(&p));
     write_files(&bed, &config, &credentials);
@@ -174,7 +176,7 @@ fn dry_run_shows_the_diff_and_changes_nothing() {
         "-aws_secret_access_key = [REDACTED]".to_owned(),
         format!("--- {}", bed.config_path().display()),
         format!("--- {}", bed.credentials_path().display()),
-        "# and the long-term key would be stored in the kernel keyring".to_owned(),
+        "# and the long-term key would be stored in the Secret Service".to_owned(),
     ] {
         assert!(
             out.stdout.lines().any(|l| l.starts_with(&line)),
@@ -260,7 +262,7 @@ fn setup_lists_the_users_mfa_devices() {
     let _k = shared();
     let dir = tempfile::tempdir().unwrap();
     let moto = Moto::start(dir.path());
-    let mut bed = Bed::new(Keyring::Keyutils, "setup-iam", &moto.url);
+    let mut bed = Bed::new(Keyring::SecretService, "setup-iam", &moto.url);
     bed.set_env("AWS_ENDPOINT_URL_IAM", &moto.url);
     write_files(&bed, "", "");
     let (id, secret, serials) = moto_user(&moto, dir.path(), &bed.profile, 1);
@@ -283,7 +285,7 @@ fn setup_lists_the_users_mfa_devices() {
     );
     assert_no_secret(&out.stderr, &[&id, &secret], "setup's output");
 
-    let mut two = Bed::new(Keyring::Keyutils, "setup-iam2", &moto.url);
+    let mut two = Bed::new(Keyring::SecretService, "setup-iam2", &moto.url);
     two.set_env("AWS_ENDPOINT_URL_IAM", &moto.url);
     write_files(&two, "", "");
     let (id, secret, serials) = moto_user(&moto, dir.path(), &two.profile, 2);
@@ -306,7 +308,7 @@ fn setup_asks_a_person_at_the_terminal() {
     let _k = shared();
     let dir = tempfile::tempdir().unwrap();
     let moto = Moto::start(dir.path());
-    let mut bed = Bed::new(Keyring::Keyutils, "setup-tty", &moto.url);
+    let mut bed = Bed::new(Keyring::SecretService, "setup-tty", &moto.url);
     bed.set_env("AWS_ENDPOINT_URL_IAM", &moto.url);
     let p = bed.profile.clone();
     let (id, secret, serials) = moto_user(&moto, dir.path(), &p, 2);
@@ -359,7 +361,7 @@ fn setup_asks_a_person_at_the_terminal() {
 fn bad_setup_input_is_refused_and_changes_nothing() {
     let _k = shared();
     let trip = Tripwire::new();
-    let mut bed = Bed::new(Keyring::Keyutils, "setup-bad", &trip.url);
+    let mut bed = Bed::new(Keyring::SecretService, "setup-bad", &trip.url);
     bed.set_env("AWS_ENDPOINT_URL_IAM", &trip.url);
     let p = bed.profile.clone();
     let serial = bed.serial.clone();
@@ -487,4 +489,110 @@ fn bad_setup_input_is_refused_and_changes_nothing() {
     );
     out.fails_with("Secret Service");
     check_unchanged(&bed, "absent keyring");
+}
+
+/// On a keyring emptied at reboot (here the kernel keyring) no long-term key may end up there
+/// alone: `--move-keys` is refused, the keys stay in their profile and the set-up profile names
+/// it in mfa_env_source_profile; `--volatile-ok` adds a keyring copy and keeps the plaintext;
+/// a typed key or the profile's own keys are refused with what to do. `doctor` tells which.
+#[test]
+fn setup_keeps_the_keys_where_a_reboot_cannot_lose_them() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let moto = Moto::start(dir.path());
+    let mut bed = Bed::new(Keyring::Keyutils, "setup-volatile", &moto.url);
+    let p = bed.profile.clone();
+    let old = format!("{p}-old");
+    let serial = bed.serial.clone();
+    let config = messy_config(&p);
+    let credentials = credentials_with_old_keys(&p);
+    write_files(&bed, &config, &credentials);
+    let unchanged = |bed: &Bed| {
+        assert_eq!(read(&bed.config_path()), config);
+        assert_eq!(read(&bed.credentials_path()), credentials);
+        assert!(backups(bed).is_empty());
+    };
+
+    let base = [
+        "--serial",
+        serial.as_str(),
+        "--key-from",
+        old.as_str(),
+        "--yes",
+    ];
+    setup(&bed, &[&base[..], &["--move-keys"]].concat(), None).fails_with(
+        "only in the kernel keyring, which is emptied at every reboot; run without --move-keys",
+    );
+    unchanged(&bed);
+    setup(
+        &bed,
+        &["--serial", &serial, "--key-stdin", "--yes"],
+        Some(&format!("{LT_KEY_ID}\n{LT_SECRET}\n")),
+    )
+    .fails_with(&format!(
+        "put the key in a profile of ~/.aws/credentials, such as [{p}-long-term]"
+    ));
+    unchanged(&bed);
+    let own =
+        format!("[{p}]\naws_access_key_id = {LT_KEY_ID}\naws_secret_access_key = {LT_SECRET}\n");
+    std::fs::write(bed.credentials_path(), &own).unwrap();
+    setup(&bed, &["--serial", &serial, "--move-keys", "--yes"], None).fails_with(&format!(
+        "move them to a profile of their own, such as [{p}-long-term]"
+    ));
+    assert_eq!(read(&bed.credentials_path()), own);
+    std::fs::write(bed.credentials_path(), &credentials).unwrap();
+
+    // Without --move-keys: the keys stay, the profile points at them, nothing is stored.
+    let out = setup(&bed, &base, None);
+    assert!(
+        out.ok()
+            .stderr
+            .contains(&format!("stays in the plaintext keys of profile '{old}'")),
+        "{}",
+        out.stderr
+    );
+    assert!(read(&bed.config_path()).contains(&format!("mfa_env_source_profile = {old}\n")));
+    assert_eq!(read(&bed.credentials_path()), credentials, "the keys stay");
+    bed.set_env("AWS_PROFILE", &p);
+    let doctor = mfa(&bed, &["doctor", "--offline"]);
+    assert!(
+        doctor.stdout.contains(&format!(
+            "ok       long-term key: a long-term key, static keys of profile '{old}', in a plain file (survives a reboot)"
+        )),
+        "{}",
+        doctor.stdout
+    );
+    mfa(&bed, &["--format", "process", "--token-code", "246803"]).ok();
+
+    // --volatile-ok: a keyring copy as well, and the plaintext is kept.
+    let out = setup(
+        &bed,
+        &[&base[..], &["--move-keys", "--volatile-ok"]].concat(),
+        None,
+    );
+    assert!(
+        out.ok().stderr.contains("stored the long-term key"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        read(&bed.credentials_path()),
+        credentials,
+        "the plaintext copy stays"
+    );
+    let doctor = mfa(&bed, &["doctor", "--offline"]);
+    assert!(
+        doctor.stdout.contains("note     long-term key: a long-term key, stored by `mfa-env add`, in the kernel keyring, which is emptied at every reboot; after a reboot the plaintext keys of mfa_env_source_profile are used"),
+        "{}",
+        doctor.stdout
+    );
+
+    // A key kept only there: doctor calls it a problem.
+    bed.write_config(&format!("mfa_serial = {serial}\n"));
+    let doctor = mfa(&bed, &["doctor", "--offline"]);
+    assert!(
+        doctor.stdout.contains("PROBLEM  long-term key: the long-term key is only in the kernel keyring, which is emptied at every reboot: it is lost at the next reboot"),
+        "{}",
+        doctor.stdout
+    );
 }

@@ -397,6 +397,19 @@ impl Bed {
         cmd.spawn().expect("spawn")
     }
 
+    /// `mfa-env add` reading the key from stdin. The kernel keyring is emptied at reboot, so
+    /// there `add` needs the user's word (`--volatile-ok`).
+    pub fn add_args(&self, stdin: bool) -> Vec<&'static str> {
+        let mut args = vec!["add"];
+        if stdin {
+            args.push("--stdin");
+        }
+        if self.keyring == Keyring::Keyutils {
+            args.push("--volatile-ok");
+        }
+        args
+    }
+
     /// Gets a session with a code, as a user would before scripts can use the cache. Each call
     /// uses the next code, as an authenticator app would show: STS (and mfa-env) refuse a code
     /// twice.
