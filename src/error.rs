@@ -194,6 +194,11 @@ pub enum Error {
     )]
     StsUnreachable { endpoint: String, what: String },
 
+    #[error(
+        "there is no STS endpoint for region {region} with these settings: {why}; check region, use_fips_endpoint and use_dualstack_endpoint"
+    )]
+    StsEndpoint { region: String, why: String },
+
     #[error("STS at {endpoint} answered without credentials; try again")]
     StsNoCredentials { endpoint: String },
 

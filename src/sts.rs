@@ -133,7 +133,7 @@ pub fn measure_skew(target: &StsTarget) -> Result<i64> {
         None,
         "mfa-env",
     );
-    let client = client(target, made_up, server_clock.clone());
+    let client = client(target, made_up, server_clock.clone())?;
     let answer = runtime.block_on(async {
         client
             .get_caller_identity()
@@ -167,7 +167,7 @@ pub fn measure_skew(target: &StsTarget) -> Result<i64> {
 pub fn caller_user_name(target: &StsTarget, key: &LongTermKey) -> Result<Option<String>> {
     let runtime = runtime()?;
     let credentials = signed_with(key);
-    let client = client(target, credentials, ServerClock::default());
+    let client = client(target, credentials, ServerClock::default())?;
     let failing = Failing {
         operation: "GetCallerIdentity",
         target,
@@ -197,7 +197,7 @@ where
 {
     let runtime = runtime()?;
     let server_clock = ServerClock::default();
-    let client = client(target, credentials, server_clock.clone());
+    let client = client(target, credentials, server_clock.clone())?;
     let answer = runtime.block_on(call(client));
     let skew = server_clock.reportable_skew();
     match (answer, skew) {
@@ -230,10 +230,23 @@ fn blames_clock(code: &str, message: &str) -> bool {
     ) || (code == "AccessDenied" && message.contains("MultiFactorAuthentication"))
 }
 
-fn client(target: &StsTarget, credentials: Credentials, server_clock: ServerClock) -> Client {
+/// A client for the target. Its endpoint is resolved first by the SDK's own rules, so a region,
+/// FIPS or dual-stack setting that has no endpoint fails here in one line rather than as an
+/// opaque failure to build the request.
+fn client(
+    target: &StsTarget,
+    credentials: Credentials,
+    server_clock: ServerClock,
+) -> Result<Client> {
+    target.resolve().map_err(|why| Error::StsEndpoint {
+        region: target.region.clone(),
+        why,
+    })?;
     let mut config = aws_sdk_sts::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(target.region.clone()))
+        .use_fips(target.use_fips)
+        .use_dual_stack(target.use_dual_stack)
         .credentials_provider(credentials)
         .interceptor(server_clock)
         .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
@@ -249,7 +262,7 @@ fn client(target: &StsTarget, credentials: Credentials, server_clock: ServerCloc
     if let Some(url) = &target.endpoint_url {
         config = config.endpoint_url(url);
     }
-    Client::from_conf(config.build())
+    Ok(Client::from_conf(config.build()))
 }
 
 /// One `GetSessionToken` on `client`, with STS errors mapped to what the user should do.

@@ -542,6 +542,11 @@ impl StandIn {
         }
     }
 
+    /// Everything it logged: `REQUEST …` and `HOST <host> <action> by=<key id>` lines.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     /// The token codes of the requests it received, in order.
     pub fn requests(&self) -> Vec<String> {
         std::fs::read_to_string(&self.log)

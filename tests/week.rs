@@ -1,0 +1,442 @@
+//! A real user's week on Linux, where it differs from a fresh root test bed: an ordinary
+//! user's kernel key quota, several logins (one of them ended, its session keyring revoked),
+//! a full quota, keyrings that are emptied at reboot, and STS reached by its host names over
+//! TLS in several partitions and regions. `scripts/test` runs this suite as root and again as
+//! an ordinary user (uid >= 1000, the kernel's default quotas).
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use common::*;
+
+/// This user's kernel key quota, from /proc/key-users: (bytes used, bytes allowed, keys used,
+/// keys allowed).
+fn key_quota() -> (u64, u64, u64, u64) {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::geteuid() }.to_string();
+    let text = std::fs::read_to_string("/proc/key-users").expect("read /proc/key-users");
+    text.lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.first()?.trim_end_matches(':') != uid {
+                return None;
+            }
+            let (keys, max_keys) = f.get(3)?.split_once('/')?;
+            let (used, max) = f.get(4)?.split_once('/')?;
+            Some((
+                used.parse().ok()?,
+                max.parse().ok()?,
+                keys.parse().ok()?,
+                max_keys.parse().ok()?,
+            ))
+        })
+        .expect("this user in /proc/key-users")
+}
+
+/// A config with `n` mfa-env profiles and a role under each, all on the stand-in.
+fn profiles_and_roles(bed: &Bed, n: usize) -> Vec<(String, String)> {
+    let mut config = String::new();
+    let mut names = Vec::new();
+    for i in 0..n {
+        let (mfa, role) = (
+            format!("{}-m{i}", bed.profile),
+            format!("{}-r{i}", bed.profile),
+        );
+        config.push_str(&format!(
+            "[profile {mfa}]\nmfa_serial = {}-{i}\nmfa_env_source_profile = {}-base\n\
+             [profile {role}]\nrole_arn = arn:aws:iam::123456789012:role/Capacity{i}\nsource_profile = {mfa}\n",
+            bed.serial, bed.profile
+        ));
+        names.push((mfa, role));
+    }
+    std::fs::write(bed.config_path(), config).unwrap();
+    names
+}
+
+fn mfa_env(bed: &Bed, profile: &str, args: &[&str]) -> Out {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).args(["--profile", profile]);
+    bed.run_cmd(cmd, None)
+}
+
+/// 20 MFA sessions and 20 role sessions, each with a 1,300-character token, all cached and all
+/// served afterwards without a warning; the kernel keyring holds one small key for all of them.
+fn forty_sessions_fit_an_ordinary_users_quota(k: Keyring) {
+    let dir = tempfile::tempdir().unwrap();
+    let standin = StandIn::start(dir.path());
+    let bed = Bed::new(k, "capacity", &standin.url);
+    let names = profiles_and_roles(&bed, 20);
+    let (used_before, max, _, _) = key_quota();
+    for (i, (_, role)) in names.iter().enumerate() {
+        let code = format!("{:06}", 400_000 + i);
+        let out = mfa_env(&bed, role, &["--format", "process", "--token-code", &code]);
+        out.ok();
+        assert_eq!(out.stderr, "", "cached without a warning");
+        assert_eq!(out.json()["SessionToken"].as_str().unwrap().len(), 1300);
+    }
+    let (used_after, ..) = key_quota();
+    for (mfa, role) in &names {
+        for profile in [mfa, role] {
+            let out = mfa_env(&bed, profile, &["--format", "process"]);
+            out.ok();
+            assert_eq!(out.stderr, "", "{profile} served from the cache, silently");
+        }
+    }
+    assert_eq!(
+        standin.requests().len(),
+        20 + 20,
+        "one GetSessionToken and one AssumeRole per pair, none when served"
+    );
+    println!(
+        "{}: 40 sessions took {} bytes of kernel key quota ({used_before} -> {used_after} of {max})",
+        k.arg(),
+        used_after.saturating_sub(used_before)
+    );
+    if k == Keyring::Keyutils {
+        assert!(
+            used_after.saturating_sub(used_before) < 1000,
+            "sessions must not live in the kernel keyring: {used_before} -> {used_after} bytes"
+        );
+    }
+}
+
+#[test]
+fn forty_sessions_fit_secret_service() {
+    let _k = exclusive();
+    forty_sessions_fit_an_ordinary_users_quota(Keyring::SecretService);
+}
+
+#[test]
+fn forty_sessions_fit_the_kernel_keyring() {
+    // Measures this user's quota: nothing else may add keys meanwhile.
+    let _k = exclusive();
+    forty_sessions_fit_an_ordinary_users_quota(Keyring::Keyutils);
+}
+
+/// `keyctl session - <command>`: the command in a login of its own, with a new session keyring,
+/// as SSH or a console login would give it.
+fn in_login(bed: &Bed, script: &str) -> Command {
+    let mut cmd = Command::new(system_bin("keyctl"));
+    cmd.args(["session", "-", "bash", "-c", script, "login"]);
+    bed.apply_env(&mut cmd);
+    cmd.env("BIN", BIN).env("P", &bed.profile);
+    cmd
+}
+
+/// Every login of the user sees one cache: a session cached in one login is served in another
+/// and in a login whose session keyring was revoked (a tmux server that outlived its login); a
+/// key stored by `add` in one login is what an older, still running login uses next.
+#[test]
+fn every_login_sees_the_same_cache() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let standin = StandIn::start(dir.path());
+    let bed = Bed::new(Keyring::Keyutils, "logins", &standin.url);
+    let run = |script: &str| {
+        let mut cmd = in_login(&bed, script);
+        cmd.stdin(Stdio::null());
+        let out = cmd.output().unwrap();
+        Out {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .filter(|l| !l.starts_with("Joined session keyring"))
+                .map(|l| format!("{l}\n"))
+                .collect(),
+        }
+    };
+    let first = run(r#"setsid "$BIN" -p "$P" --format process --token-code 135790 </dev/null"#);
+    let session = first.ok().json();
+    let second = run(r#"setsid "$BIN" -p "$P" --format process </dev/null"#);
+    assert_eq!(second.ok().json(), session, "another login is served");
+    let revoked = run(r#"keyctl revoke @s && setsid "$BIN" -p "$P" --format process </dev/null"#);
+    assert_eq!(
+        revoked.ok().json(),
+        session,
+        "a login whose session keyring was revoked is served: {}",
+        revoked.stderr
+    );
+
+    // An older login, started before the key changes, waits for a line on stdin.
+    let mut older = in_login(
+        &bed,
+        r#"read -r _; setsid "$BIN" -p "$P" --format process --token-code 135792 </dev/null"#,
+    );
+    older
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let older = older.spawn().unwrap();
+    let add = run(&format!(
+        r#"printf '%s\n%s\n' AKIAMFAENVTESTKEY002 {LT_SECRET} | setsid "$BIN" -p "$P" add --stdin --volatile-ok"#
+    ));
+    assert!(
+        add.ok().stderr.contains("removed 1 cached session"),
+        "{}",
+        add.stderr
+    );
+    older.stdin.as_ref().unwrap().write_all(b"go\n").unwrap();
+    let out = older.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = standin.log();
+    let signers: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(" GetSessionToken "))
+        .filter_map(|l| l.rsplit("by=").next())
+        .collect();
+    assert_eq!(
+        signers,
+        [LT_KEY_ID, "AKIAMFAENVTESTKEY002"],
+        "the older login signed with the key the newer one stored"
+    );
+}
+
+/// A full kernel key quota (here, in a user namespace whose persistent keyring is new, so the
+/// vault key must be made): the session the user paid a code for is printed, with one line that
+/// names the quota and the fix.
+#[test]
+fn a_full_key_quota_is_named_and_the_session_still_used() {
+    let _k = exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    let standin = StandIn::start(dir.path());
+    let bed = Bed::new(Keyring::Keyutils, "quota", &standin.url);
+    // Fill this user's quota with keys in a keyring of our own, then run mfa-env.
+    let filler = Command::new(system_bin("bash"))
+        .arg("-c")
+        .arg(
+            r#"ring=$(keyctl newring mfa-env-test-filler @s) || exit 1
+               echo "$ring"
+               n=0
+               for size in 30000 3000 300 30 1; do
+                 blob=$(head -c $size /dev/zero | tr '\0' x)
+                 while keyctl add user "f$((n++))" "$blob" "$ring" >/dev/null 2>&1; do :; done
+               done"#,
+        )
+        .output()
+        .unwrap();
+    let ring = String::from_utf8_lossy(&filler.stdout).trim().to_owned();
+    assert!(
+        !ring.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&filler.stderr)
+    );
+    let (used, max, keys, max_keys) = key_quota();
+    let mut cmd = Command::new(system_bin("unshare"));
+    cmd.args(["--user", "--map-current-user", BIN])
+        .args(["--format", "process", "--token-code", "135794"])
+        .args(["--profile", &bed.profile]);
+    let out = bed.run_cmd(cmd, None);
+    // Free the quota before any assertion can fail.
+    let _ = Command::new(system_bin("keyctl"))
+        .args(["unlink", &ring, "@s"])
+        .output();
+    for _ in 0..100 {
+        if key_quota().2 < keys / 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        used + 10 > max || keys >= max_keys,
+        "the quota was not filled ({used} of {max} bytes, {keys} of {max_keys} keys)"
+    );
+    out.ok();
+    assert_eq!(out.json()["Version"], 1, "the session is printed");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", out.stderr);
+    assert!(
+        lines[0].starts_with("mfa-env: warning: the new session is used but not cached")
+            && lines[0].contains("kernel.keys.")
+            && lines[0].contains("maxbytes")
+            && lines[0].contains("sysctl"),
+        "{}",
+        lines[0]
+    );
+}
+
+/// `add` refuses a store emptied at reboot: the kernel keyring, and a Secret Service whose only
+/// collection is the in-memory `session` one; `--volatile-ok` stores and says so.
+#[test]
+fn add_refuses_a_keyring_that_does_not_survive_a_reboot() {
+    let _k = shared();
+    let trip = Tripwire::new();
+    let bed = Bed::new(Keyring::Keyutils, "volatile", &trip.url);
+    let key = format!("{LT_KEY_ID}\n{LT_SECRET}\n");
+    bed.run(&["add", "--stdin"], Some(&key)).fails_with(
+        "the long-term key would be kept only in the kernel keyring, which is emptied at every reboot; put the key in a profile of ~/.aws/credentials",
+    );
+    let out = bed.run(&["add", "--stdin", "--volatile-ok"], Some(&key));
+    assert!(
+        out.ok()
+            .stderr
+            .contains("note: the kernel keyring, which is emptied at every reboot"),
+        "{}",
+        out.stderr
+    );
+
+    // A Secret Service with no keyring but its in-memory one, in a bus of its own.
+    let mut cmd = Command::new(system_bin("dbus-run-session"));
+    cmd.arg("--")
+        .arg(repo().join("tests/fixtures/session-only-keyring.sh"))
+        .args([BIN, "add", "--stdin", "--keyring", "secret-service"])
+        .args(["--profile", &bed.profile]);
+    let out = bed.run_cmd(cmd, Some(&key));
+    assert_ne!(out.code, Some(0));
+    assert!(
+        out.stderr.contains(
+            "the long-term key would be kept only in the Secret Service's in-memory collection 'session'"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(trip.connections(), 0);
+}
+
+/// STS the default way: no endpoint override, host names resolved through /etc/hosts, TLS
+/// checked against a CA. One session serves every region of its partition (mfa-env and the
+/// AWS CLI in two regions: one GetSessionToken); FIPS is a scope of its own; dual-stack,
+/// China and GovCloud endpoints are the SDK's; a device's partition picks the region.
+#[test]
+fn sts_by_host_name_over_tls_one_session_per_partition() {
+    let _k = shared();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    std::fs::write(
+        w.join("config"),
+        format!(
+            "[profile std]\nmfa_serial = arn:aws:iam::123456789012:mfa/std\nmfa_env_source_profile = base\n\
+             credential_process = {BIN} --format process --profile std\n\
+             [profile dual]\nmfa_serial = arn:aws:iam::123456789012:mfa/dual\nmfa_env_source_profile = base\n\
+             [profile china]\nmfa_serial = arn:aws-cn:iam::123456789012:mfa/china\nmfa_env_source_profile = base\n\
+             [profile gov]\nmfa_serial = arn:aws-us-gov:iam::123456789012:mfa/gov\nmfa_env_source_profile = base\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        w.join("credentials"),
+        format!("[base]\naws_access_key_id = {LT_KEY_ID}\naws_secret_access_key = {LT_SECRET}\n"),
+    )
+    .unwrap();
+    let steps = r#"
+        step() { local name=$1; shift; env "$@" >"$OUT/$name.out" 2>"$OUT/$name.err" </dev/null; echo $? >"$OUT/$name.rc"; }
+        step warm "$BIN" -p std --format process --token-code 111111
+        step eu AWS_REGION=eu-west-1 "$BIN" -p std --format process
+        step cli-us AWS_PROFILE=std AWS_DEFAULT_REGION=us-east-1 "$AWS" sts get-caller-identity --output text --query Arn
+        step cli-eu AWS_PROFILE=std AWS_DEFAULT_REGION=eu-west-1 "$AWS" sts get-caller-identity --output text --query Arn
+        step fips-cached AWS_USE_FIPS_ENDPOINT=true "$BIN" -p std --format process
+        step fips AWS_USE_FIPS_ENDPOINT=true "$BIN" -p std --format process --token-code 222222
+        step dual AWS_USE_DUALSTACK_ENDPOINT=true "$BIN" -p dual --format process --token-code 333333
+        step dual-eu AWS_REGION=eu-west-1 "$BIN" -p dual --format process
+        step china "$BIN" -p china --format process --token-code 444444
+        step gov "$BIN" -p gov --format process --token-code 555555
+        step mismatch AWS_REGION=eu-west-1 "$BIN" -p china --format process --token-code 666666
+        step doctor "$BIN" -p china doctor --offline
+        step fips-override AWS_USE_FIPS_ENDPOINT=true AWS_ENDPOINT_URL_STS=https://sts.eu-west-1.amazonaws.com "$BIN" -p std --format process
+        step bad-flag AWS_USE_FIPS_ENDPOINT=yes "$BIN" -p std --format process
+    "#;
+    let out_dir = w.join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let mut cmd = Command::new(system_bin("unshare"));
+    cmd.args(["--user", "--map-root-user", "--net", "--mount"])
+        .arg(repo().join("tests/fixtures/sts-by-name.sh"))
+        .args(["setsid", "bash", "-c", steps]);
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("HOME", w)
+        .env("WORK", w)
+        .env("OUT", &out_dir)
+        .env("BIN", BIN)
+        .env("AWS", venv_bin("aws"))
+        .env("AWS_CONFIG_FILE", w.join("config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", w.join("credentials"))
+        .env("AWS_STS_REGIONAL_ENDPOINTS", "regional")
+        .env("XDG_CACHE_HOME", w.join("cache"))
+        .env("MFA_ENV_KEYRING", "keyutils")
+        .stdin(Stdio::null());
+    let ran = cmd.output().unwrap();
+    assert!(
+        ran.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    let step = |name: &str| {
+        let f = |ext| {
+            std::fs::read_to_string(out_dir.join(format!("{name}.{ext}"))).unwrap_or_default()
+        };
+        Out {
+            code: f("rc").trim().parse().ok(),
+            stdout: f("out"),
+            stderr: f("err"),
+        }
+    };
+    let log = std::fs::read_to_string(w.join("standin.log")).unwrap();
+    let hosts = |action: &str| -> Vec<String> {
+        log.lines()
+            .filter_map(|l| l.strip_prefix("HOST "))
+            .filter(|l| l.split(' ').nth(1) == Some(action))
+            .map(|l| l.split(' ').next().unwrap().to_owned())
+            .collect()
+    };
+
+    let warm = step("warm");
+    warm.ok();
+    assert_eq!(
+        step("eu").ok().json(),
+        warm.json(),
+        "another region, same session"
+    );
+    for cli in ["cli-us", "cli-eu"] {
+        let out = step(cli);
+        assert!(
+            out.ok()
+                .stdout
+                .contains("user/standin-ASIASTANDINSESSION01"),
+            "{cli}: {}",
+            out.stderr
+        );
+    }
+    step("fips-cached").fails_with("no way to ask for the MFA code");
+    step("fips").ok();
+    step("dual").ok();
+    assert_eq!(step("dual-eu").ok().json(), step("dual").json());
+    step("china").ok();
+    step("gov").ok();
+    step("mismatch").fails_with(
+        "region eu-west-1 is in partition aws, but mfa_serial is in aws-cn, whose STS alone knows it; set region to a region of aws-cn, such as cn-north-1",
+    );
+    let doctor = step("doctor");
+    assert!(
+        doctor
+            .ok()
+            .stdout
+            .contains("STS endpoint: https://sts.cn-north-1.amazonaws.com.cn (region cn-north-1"),
+        "{}",
+        doctor.stdout
+    );
+    step("fips-override").fails_with("cannot be combined with an explicit endpoint");
+    step("bad-flag").fails_with("AWS_USE_FIPS_ENDPOINT = \"yes\" is not valid; use true or false");
+
+    assert_eq!(
+        hosts("GetSessionToken"),
+        [
+            "sts.us-east-1.amazonaws.com",
+            "sts-fips.us-east-1.amazonaws.com",
+            "sts.us-east-1.api.aws",
+            "sts.cn-north-1.amazonaws.com.cn",
+            "sts.us-gov-west-1.amazonaws.com",
+        ],
+        "one GetSessionToken per partition and scope, at the SDK's host names:\n{log}"
+    );
+    assert_eq!(
+        hosts("GetCallerIdentity"),
+        ["sts.us-east-1.amazonaws.com", "sts.eu-west-1.amazonaws.com"],
+        "the AWS CLI called each region with the one session"
+    );
+}
