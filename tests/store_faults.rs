@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 use common::*;
 
 /// A locked Secret Service collection (a screen lock, a login without the keyring password) in
-/// a private bus and daemon, so locking it disturbs no other test. Headless, the unlock prompt
-/// cannot show and is dismissed.
+/// a private bus and daemon, so locking it disturbs no other test. With no terminal and no
+/// display nobody can unlock it: no prompt, one line at once. With a display the keyring's own
+/// prompt shows (a real gcr-prompter on Xvfb) and nobody answers: the wait ends at
+/// `mfa_env_lock_timeout_seconds`, as it would for a KeePassXC window nobody sees.
 #[test]
 fn a_locked_secret_service_fails_clearly_and_a_new_session_is_still_printed() {
     let _k = shared();
@@ -19,7 +21,8 @@ fn a_locked_secret_service_fails_clearly_and_a_new_session_is_still_printed() {
     let moto = Moto::start(dir.path());
     let bed = Bed::new(Keyring::SecretService, "locked", &moto.url);
     bed.append_config(&format!(
-        "[profile {p}-other]\nmfa_serial = {s}-other\nmfa_env_source_profile = {p}-base\n",
+        "[profile {p}-other]\nmfa_serial = {s}-other\nmfa_env_source_profile = {p}-base\n\
+         [profile {p}-slow]\nmfa_serial = {s}\nmfa_env_source_profile = {p}-base\nmfa_env_lock_timeout_seconds = 3\n",
         p = bed.profile,
         s = bed.serial
     ));
@@ -53,11 +56,21 @@ fn a_locked_secret_service_fails_clearly_and_a_new_session_is_still_printed() {
         }
     };
     read("warm").ok();
-    read("hit").fails_with("the Secret Service refused to read item");
+    read("warm-slow").ok();
+    read("hit").fails_with(
+        "the collection 'login' is locked and no one can be asked to unlock it here (no terminal, no display); unlock it",
+    );
+    read("prompted").fails_with(
+        "the collection 'login' is locked and was not unlocked within 3 s (mfa_env_lock_timeout_seconds)",
+    );
+    let waited: u64 = std::fs::read_to_string(out_dir.join("prompted.ms"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert!(
-        read("hit").stderr.contains("unlock"),
-        "{}",
-        read("hit").stderr
+        waited < 6000,
+        "the unlock prompt was waited for {waited} ms, the profile allows 3 s"
     );
     let miss = read("miss");
     miss.ok();
