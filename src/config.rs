@@ -686,6 +686,90 @@ mod tests {
     }
 
     #[test]
+    fn one_scope_per_partition_and_the_sdks_endpoints() {
+        let at = |config: &str, vars: &[(&str, &str)]| load_text(config, "", vars, "dev").unwrap();
+        let us = at(DEV, &[]);
+        let eu = at(DEV, &[("AWS_REGION", "eu-west-1")]);
+        assert_eq!((us.scope(), eu.scope()), ("aws".into(), "aws".into()));
+        assert_eq!(eu.endpoint_id(), "https://sts.eu-west-1.amazonaws.com");
+
+        let cn = at(
+            "[profile dev]\nmfa_serial = arn:aws-cn:iam::123456789012:mfa/a\n",
+            &[],
+        );
+        assert_eq!(
+            (cn.sts.region.as_str(), cn.scope()),
+            ("cn-north-1", "aws-cn".into())
+        );
+        assert_eq!(cn.endpoint_id(), "https://sts.cn-north-1.amazonaws.com.cn");
+        let gov = at(
+            "[profile dev]\nmfa_serial = arn:aws-us-gov:iam::123456789012:mfa/a\n",
+            &[],
+        );
+        assert_eq!(
+            (gov.sts.region.as_str(), gov.scope()),
+            ("us-gov-west-1", "aws-us-gov".into())
+        );
+        let hardware = at(
+            "[profile dev]\nmfa_serial = GAHT12345678\nregion = cn-northwest-1\n",
+            &[],
+        );
+        assert_eq!(
+            hardware.scope(),
+            "aws-cn",
+            "a hardware serial follows the region"
+        );
+
+        let fips = at(DEV, &[("AWS_USE_FIPS_ENDPOINT", "TRUE")]);
+        assert_eq!(fips.scope(), "aws fips");
+        assert_eq!(
+            fips.endpoint_id(),
+            "https://sts-fips.us-east-1.amazonaws.com"
+        );
+        let fips_profile = at(
+            &format!("{DEV}use_fips_endpoint = true\n"),
+            &[("AWS_USE_FIPS_ENDPOINT", "false")],
+        );
+        assert_eq!(
+            fips_profile.scope(),
+            "aws",
+            "the environment wins over the profile"
+        );
+        let dual = at(&format!("{DEV}use_dualstack_endpoint = true\n"), &[]);
+        assert_eq!(dual.scope(), "aws", "dual-stack is the same scope");
+        assert_eq!(dual.endpoint_id(), "https://sts.us-east-1.api.aws");
+        let local = at(DEV, &[("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:5000")]);
+        assert_eq!(local.scope(), "http://127.0.0.1:5000");
+    }
+
+    #[test]
+    fn a_region_of_another_partition_and_unknown_flags_are_refused() {
+        let err = |config: &str, vars: &[(&str, &str)]| {
+            load_text(config, "", vars, "dev").unwrap_err().to_string()
+        };
+        let cn = "[profile dev]\nmfa_serial = arn:aws-cn:iam::123456789012:mfa/a\n";
+        let e = err(cn, &[("AWS_REGION", "eu-west-1")]);
+        assert!(
+            e.contains("region eu-west-1 is in partition aws, but mfa_serial is in aws-cn"),
+            "{e}"
+        );
+        assert!(e.contains("such as cn-north-1"), "{e}");
+        let e = err(DEV, &[("AWS_USE_DUALSTACK_ENDPOINT", "1")]);
+        assert!(
+            e.contains("AWS_USE_DUALSTACK_ENDPOINT = \"1\" is not valid; use true or false"),
+            "{e}"
+        );
+        let e = err(
+            &format!("{DEV}use_fips_endpoint = true\n"),
+            &[("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:5000")],
+        );
+        assert!(
+            e.contains("cannot be combined with an explicit endpoint"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn region_from_environment_wins_over_profile() {
         let config = "[profile dev]\nmfa_serial = GAHT12345678\nregion = eu-west-1\n";
         let s = load_text(config, "", &[("AWS_REGION", "ap-south-1")], "dev").unwrap();

@@ -440,3 +440,55 @@ fn sts_by_host_name_over_tls_one_session_per_partition() {
         "the AWS CLI called each region with the one session"
     );
 }
+
+/// A session for a new MFA device replaces the profile's old one in the keyring (deleted, not
+/// left behind), and a write removes sessions that have expired.
+fn obsolete_and_expired_sessions_are_deleted(k: Keyring) {
+    let dir = tempfile::tempdir().unwrap();
+    let standin = StandIn::start(dir.path());
+    let mut bed = Bed::new(k, "obsolete", &standin.url);
+    bed.warm();
+    let old_item = bed.session_item();
+    assert!(bed.item_exists(&old_item));
+    bed.serial = format!("{}-new", bed.serial);
+    bed.write_config(&format!(
+        "mfa_serial = {}\nmfa_env_source_profile = {}-base\n",
+        bed.serial, bed.profile
+    ));
+    bed.warm();
+    assert!(bed.item_exists(&bed.session_item()));
+    assert!(
+        !bed.item_exists(&old_item),
+        "the old device's session is deleted"
+    );
+    let rows = bed.run(&["status", "--json"], None).json();
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+
+    // A session that expired while its profile was not used: the next write removes it. (The
+    // stand-in answers code 111000 with a session that expires in 2 s.)
+    let other = Bed::new(k, "expired", &standin.url);
+    other
+        .run(&["--format", "process", "--token-code", "111000"], None)
+        .ok();
+    let expired_item = other.session_item();
+    assert!(other.item_exists(&expired_item));
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    bed.run(&["clear"], None).ok();
+    bed.warm();
+    assert!(
+        !other.item_exists(&expired_item),
+        "an expired session is deleted by the next write"
+    );
+}
+
+#[test]
+fn obsolete_and_expired_sessions_are_deleted_secret_service() {
+    let _k = shared();
+    obsolete_and_expired_sessions_are_deleted(Keyring::SecretService);
+}
+
+#[test]
+fn obsolete_and_expired_sessions_are_deleted_keyutils() {
+    let _k = shared();
+    obsolete_and_expired_sessions_are_deleted(Keyring::Keyutils);
+}

@@ -477,6 +477,23 @@ impl Bed {
         );
     }
 
+    /// Whether the bed's keyring holds `item`, asked with the store's own tools.
+    pub fn item_exists(&self, item: &str) -> bool {
+        match self.keyring {
+            Keyring::Keyutils => {
+                mfa_env::store::Store::open(mfa_env::store::StoreChoice::Keyutils, 0)
+                    .expect("open the kernel keyring store")
+                    .get(item)
+                    .expect("read the kernel keyring store")
+                    .is_some()
+            }
+            Keyring::SecretService => Command::new(system_bin("secret-tool"))
+                .args(["lookup", "service", "mfa-env", "username", item])
+                .output()
+                .is_ok_and(|o| o.status.success() && !o.stdout.is_empty()),
+        }
+    }
+
     /// Every file under the bed's HOME, as text, to search for leaked secrets.
     pub fn files_text(&self) -> String {
         fn walk(p: &Path, out: &mut String) {
