@@ -28,7 +28,8 @@ fn main() {
         }
         "keyutils" => {
             use mfa_env::store::{Store, StoreChoice};
-            let store = Store::open(StoreChoice::Keyutils, 0).expect("open");
+            let store =
+                Store::open(StoreChoice::Keyutils, mfa_env::store::Unlock::NEVER).expect("open");
             store.get(&item).expect("read").expect("present").to_vec()
         }
         other => panic!("unknown store {other}"),

@@ -62,16 +62,19 @@ impl<'a> CodeSource<'a> {
     }
 }
 
-/// How long a locked keyring may wait for a person to unlock it: `seconds` when someone could
-/// see its prompt (a terminal, or a display for the keyring's own dialog), else 0: a prompt
-/// nobody sees must not be shown and waited for.
-pub fn unlock_wait(seconds: u32) -> u32 {
-    let set = |k| std::env::var_os(k).is_some_and(|v| !v.is_empty());
-    if tty::open().is_ok() || set("DISPLAY") || set("WAYLAND_DISPLAY") {
-        seconds
-    } else {
-        0
+/// How a locked keyring may be unlocked: by a person who could see its prompt (a terminal, or
+/// a display for the keyring's own dialog), within `seconds`. A prompt nobody sees is never
+/// shown and waited for.
+pub fn unlock_within(seconds: u32) -> crate::store::Unlock {
+    crate::store::Unlock {
+        seconds,
+        someone_present,
     }
+}
+
+fn someone_present() -> bool {
+    let set = |k| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+    tty::open().is_ok() || set("DISPLAY") || set("WAYLAND_DISPLAY")
 }
 
 /// How many times a person may mistype the code before we give up.

@@ -22,7 +22,7 @@ pub fn add(global: &Global, from_stdin: bool, volatile_ok: bool) -> Result<()> {
     // Open the keyring before asking for secrets, so an absent keyring costs no typing.
     let store = Store::open(
         global.keyring,
-        crate::code::unlock_wait(config::DEFAULT_LOCK_TIMEOUT_SECONDS),
+        crate::code::unlock_within(config::DEFAULT_LOCK_TIMEOUT_SECONDS),
     )?;
     let durability = store.durability()?;
     if !durability.survives() && !volatile_ok {
@@ -112,7 +112,7 @@ pub fn remove(global: &Global) -> Result<()> {
     let profile = global.profile();
     let store = Store::open(
         global.keyring,
-        crate::code::unlock_wait(config::DEFAULT_LOCK_TIMEOUT_SECONDS),
+        crate::code::unlock_within(config::DEFAULT_LOCK_TIMEOUT_SECONDS),
     )?;
     let had_key = longterm::delete_key(&store, profile)?;
     let sessions = cache::clear(&store, Some(profile), current_item(profile).as_deref())?;
@@ -128,7 +128,7 @@ pub fn remove(global: &Global) -> Result<()> {
 pub fn clear(global: &Global, all: bool) -> Result<()> {
     let store = Store::open(
         global.keyring,
-        crate::code::unlock_wait(config::DEFAULT_LOCK_TIMEOUT_SECONDS),
+        crate::code::unlock_within(config::DEFAULT_LOCK_TIMEOUT_SECONDS),
     )?;
     let (profile, item) = if all {
         (None, None)
@@ -156,7 +156,7 @@ fn current_item(profile: &str) -> Option<String> {
 pub fn status(global: &Global, json: bool) -> Result<()> {
     let store = Store::open(
         global.keyring,
-        crate::code::unlock_wait(config::DEFAULT_LOCK_TIMEOUT_SECONDS),
+        crate::code::unlock_within(config::DEFAULT_LOCK_TIMEOUT_SECONDS),
     )?;
     let now = clock::now();
     let rows: Vec<_> = cache::list(&store, global.profile.as_deref())?

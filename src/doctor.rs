@@ -130,7 +130,7 @@ pub fn run(global: &Global, offline: bool) -> Vec<Check> {
 
     let store = match Store::open(
         global.keyring,
-        crate::code::unlock_wait(config::DEFAULT_LOCK_TIMEOUT_SECONDS),
+        crate::code::unlock_within(config::DEFAULT_LOCK_TIMEOUT_SECONDS),
     ) {
         Ok(s) => {
             out.push(check(

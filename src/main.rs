@@ -84,7 +84,7 @@ fn run_exec(global: &Global, code: &CodeArgs, allow_nested: bool, cmd: &[OsStrin
 
 /// A usable session: the cached one, else a new one for a code (which is then cached).
 fn credentials(global: &Global, target: &Target, code: &CodeArgs) -> Result<SessionCredentials> {
-    let unlock = code::unlock_wait(target.mfa().lock_timeout_seconds);
+    let unlock = code::unlock_within(target.mfa().lock_timeout_seconds);
     let store = Store::open(global.keyring, unlock)?;
     let source = CodeSource::choose(code.token_code.as_deref(), target.mfa());
     match target {

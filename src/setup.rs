@@ -48,7 +48,7 @@ pub fn run(global: &Global, args: &SetupArgs) -> Result<()> {
     let ask = Asker::new(args.yes);
     let store = Store::open(
         global.keyring,
-        crate::code::unlock_wait(config::DEFAULT_LOCK_TIMEOUT_SECONDS),
+        crate::code::unlock_within(config::DEFAULT_LOCK_TIMEOUT_SECONDS),
     )?;
 
     // The long-term key: from flags, the profile's own static keys (which must go: they win

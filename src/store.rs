@@ -44,6 +44,23 @@ impl StoreChoice {
     }
 }
 
+/// How a locked store may be unlocked: through its own prompt, for at most `seconds`, and only
+/// when `someone_present()` says a person could see that prompt. Asked only when something is
+/// locked, so the cached call never pays for the question.
+#[derive(Clone, Copy)]
+pub struct Unlock {
+    pub seconds: u32,
+    pub someone_present: fn() -> bool,
+}
+
+impl Unlock {
+    /// Never prompt: a locked store fails at once.
+    pub const NEVER: Unlock = Unlock {
+        seconds: 0,
+        someone_present: || false,
+    };
+}
+
 /// Whether what a store holds is still there after a reboot: what decides if it may hold the
 /// only copy of a long-term key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,12 +112,10 @@ pub struct Store {
 
 impl Store {
     /// Opens the store `choice` names; `Auto` picks as described in the module doc.
-    /// `unlock_seconds`: how long a person may take to unlock a locked store when it asks (0:
-    /// nobody can answer, so it does not ask and fails at once).
-    pub fn open(choice: StoreChoice, unlock_seconds: u32) -> Result<Self, StoreError> {
+    pub fn open(choice: StoreChoice, unlock: Unlock) -> Result<Self, StoreError> {
         match choice {
-            StoreChoice::Auto => open_auto(unlock_seconds),
-            explicit => platform::open(explicit, unlock_seconds)
+            StoreChoice::Auto => open_auto(unlock),
+            explicit => platform::open(explicit, unlock)
                 .map(|backend| Store {
                     choice: explicit,
                     backend,
@@ -170,10 +185,10 @@ impl Store {
     }
 }
 
-fn open_auto(unlock_seconds: u32) -> Result<Store, StoreError> {
+fn open_auto(unlock: Unlock) -> Result<Store, StoreError> {
     let mut tried = Vec::new();
     for choice in platform::AUTO_ORDER {
-        match platform::open(*choice, unlock_seconds) {
+        match platform::open(*choice, unlock) {
             Ok(backend) => {
                 return Ok(Store {
                     choice: *choice,
@@ -252,14 +267,14 @@ mod platform {
         }
     }
 
-    pub fn open(choice: StoreChoice, unlock_seconds: u32) -> Result<Backend, String> {
+    pub fn open(choice: StoreChoice, unlock: Unlock) -> Result<Backend, String> {
         match choice {
             StoreChoice::SecretService => {
                 // Without a session bus there is nothing to ask; do not let libdbus guess.
                 if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none_or(|a| a.is_empty()) {
                     return Err("no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)".into());
                 }
-                secret_service::Service::connect(unlock_seconds)
+                secret_service::Service::connect(unlock)
                     .map(Backend::SecretService)
                     .map_err(|e| one_line(&e))
             }
@@ -432,8 +447,8 @@ mod platform {
 
     /// The platform store; building an entry is where a store without access says so, so it
     /// is done once here rather than at the first real read. The platform stores prompt (or
-    /// not) by themselves, so `_unlock_seconds` has nothing to bound.
-    pub fn open(choice: StoreChoice, _unlock_seconds: u32) -> Result<Backend, String> {
+    /// not) by themselves, so `_unlock` has nothing to bound.
+    pub fn open(choice: StoreChoice, _unlock: Unlock) -> Result<Backend, String> {
         let store: Arc<CredentialStore> = match choice {
             #[cfg(target_os = "macos")]
             StoreChoice::Keychain => {
@@ -517,7 +532,9 @@ mod tests {
     #[test]
     fn a_store_this_platform_lacks_is_an_error_not_a_substitute() {
         for choice in [StoreChoice::Keychain, StoreChoice::Windows] {
-            let err = Store::open(choice, 0).err().expect("must not open");
+            let err = Store::open(choice, Unlock::NEVER)
+                .err()
+                .expect("must not open");
             assert!(
                 err.to_string().contains("is not available on Linux"),
                 "{err}"

@@ -20,14 +20,14 @@ use std::collections::HashMap;
 use dbus_secret_service::{EncryptionType, Error, Item, SecretService};
 use zeroize::Zeroizing;
 
-use super::{Durability, SERVICE};
+use super::{Durability, SERVICE, Unlock};
 
 /// The in-memory collection every Secret Service has; what is in it is gone at logout.
 const SESSION_COLLECTION: &str = "/org/freedesktop/secrets/collection/session";
 
 pub struct Service {
     ss: SecretService,
-    unlock_seconds: u32,
+    unlock: Unlock,
 }
 
 /// What a search by name found.
@@ -50,14 +50,29 @@ pub enum Failure {
 
 impl Service {
     /// Connects to the session bus and opens a session with the service: the probe that tells
-    /// whether a Secret Service answers at all. An unlock prompt may stay up `unlock_seconds`
-    /// (0: none is shown).
-    pub fn connect(unlock_seconds: u32) -> Result<Self, Error> {
+    /// whether a Secret Service answers at all.
+    pub fn connect(unlock: Unlock) -> Result<Self, Error> {
         SecretService::connect_with_max_prompt_timeout(
             EncryptionType::Plain,
-            u64::from(unlock_seconds),
+            u64::from(unlock.seconds),
         )
-        .map(|ss| Service { ss, unlock_seconds })
+        .map(|ss| Service { ss, unlock })
+    }
+
+    /// Unlocks what `paths` name through the service's prompt, if someone could answer it.
+    fn unlock(
+        &self,
+        what: &str,
+        unlock: impl FnOnce() -> Result<(), Error>,
+    ) -> Result<(), Failure> {
+        if !(self.unlock.someone_present)() {
+            return Err(self.locked(what, false));
+        }
+        match unlock() {
+            Ok(()) => Ok(()),
+            Err(Error::Prompt | Error::Locked) => Err(self.locked(what, true)),
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn attributes(item: &str) -> HashMap<&str, &str> {
@@ -65,20 +80,20 @@ impl Service {
     }
 
     /// Why an unlock did not happen, for the one line the user reads.
-    fn locked(&self, path: &str) -> Failure {
+    fn locked(&self, path: &str, asked: bool) -> Failure {
         // …/collection/<name>[/<item>]
         let collection = path
             .strip_prefix("/org/freedesktop/secrets/collection/")
             .and_then(|rest| rest.split('/').next())
             .unwrap_or(path)
             .to_owned();
-        let why = if self.unlock_seconds == 0 {
-            "no one can be asked to unlock it here (no terminal, no display)".to_owned()
-        } else {
+        let why = if asked {
             format!(
                 "was not unlocked within {} s (mfa_env_lock_timeout_seconds)",
-                self.unlock_seconds
+                self.unlock.seconds
             )
+        } else {
+            "no one can be asked to unlock it here (no terminal, no display)".to_owned()
         };
         Failure::Locked { collection, why }
     }
@@ -88,11 +103,7 @@ impl Service {
         let found = self.ss.search_items(Self::attributes(item))?;
         if let Some(first) = found.locked.first() {
             let locked: Vec<&Item<'_>> = found.locked.iter().collect();
-            match self.ss.unlock_all(&locked) {
-                Ok(()) => {}
-                Err(Error::Prompt | Error::Locked) => return Err(self.locked(&first.path)),
-                Err(e) => return Err(e.into()),
-            }
+            self.unlock(&first.path, || self.ss.unlock_all(&locked))?;
         }
         Ok(found.unlocked.into_iter().chain(found.locked).collect())
     }
@@ -119,10 +130,8 @@ impl Service {
             duplicate.delete()?;
         }
         let collection = self.ss.get_any_collection()?;
-        match collection.ensure_unlocked() {
-            Ok(()) => {}
-            Err(Error::Prompt | Error::Locked) => return Err(self.locked(&collection.path)),
-            Err(e) => return Err(e.into()),
+        if collection.is_locked()? {
+            self.unlock(&collection.path, || collection.unlock())?;
         }
         collection.create_item(
             label,

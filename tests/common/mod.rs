@@ -444,8 +444,11 @@ impl Bed {
             // The kernel store's items are sealed files: write one through the store itself,
             // as this user (the test process shares the user's persistent keyring).
             Keyring::Keyutils => {
-                let store = mfa_env::store::Store::open(mfa_env::store::StoreChoice::Keyutils, 0)
-                    .expect("open the kernel keyring store");
+                let store = mfa_env::store::Store::open(
+                    mfa_env::store::StoreChoice::Keyutils,
+                    mfa_env::store::Unlock::NEVER,
+                )
+                .expect("open the kernel keyring store");
                 store
                     .set(item, bytes.as_bytes(), None)
                     .unwrap_or_else(|e| panic!("planting {item}: {e}"));
@@ -480,13 +483,14 @@ impl Bed {
     /// Whether the bed's keyring holds `item`, asked with the store's own tools.
     pub fn item_exists(&self, item: &str) -> bool {
         match self.keyring {
-            Keyring::Keyutils => {
-                mfa_env::store::Store::open(mfa_env::store::StoreChoice::Keyutils, 0)
-                    .expect("open the kernel keyring store")
-                    .get(item)
-                    .expect("read the kernel keyring store")
-                    .is_some()
-            }
+            Keyring::Keyutils => mfa_env::store::Store::open(
+                mfa_env::store::StoreChoice::Keyutils,
+                mfa_env::store::Unlock::NEVER,
+            )
+            .expect("open the kernel keyring store")
+            .get(item)
+            .expect("read the kernel keyring store")
+            .is_some(),
             Keyring::SecretService => Command::new(system_bin("secret-tool"))
                 .args(["lookup", "service", "mfa-env", "username", item])
                 .output()
