@@ -24,7 +24,7 @@ pub fn add(global: &Global, from_stdin: bool, volatile_ok: bool) -> Result<()> {
         global.keyring,
         crate::code::unlock_within(config::DEFAULT_LOCK_TIMEOUT_SECONDS),
     )?;
-    let durability = store.durability()?;
+    let durability = store.durability_of_write(&longterm::item_name(profile))?;
     if !durability.survives() && !volatile_ok {
         return Err(Error::VolatileStore {
             profile: profile.to_owned(),

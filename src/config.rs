@@ -382,7 +382,7 @@ fn sts_target(
     env: &Env,
     set: &ProfileSet,
     p: &Profile,
-    partition: Option<(&'static str, &str)>,
+    partition: Option<(&'static str, &'static str)>,
 ) -> Result<StsTarget> {
     let profile = || p.name().to_owned();
     let timeout_seconds = seconds(
@@ -392,14 +392,18 @@ fn sts_target(
         DEFAULT_STS_TIMEOUT_SECONDS,
         "use a whole number of seconds from 1 to 300",
     )?;
-    let configured_region = first_of(&[
-        env.get("AWS_REGION").ok(),
-        env.get("AWS_DEFAULT_REGION").ok(),
-        p.get("region").map(str::to_owned),
-    ]);
+    let configured_region = [
+        ("AWS_REGION", env.get("AWS_REGION").ok()),
+        ("AWS_DEFAULT_REGION", env.get("AWS_DEFAULT_REGION").ok()),
+        ("region", p.get("region").map(str::to_owned)),
+    ]
+    .into_iter()
+    .find_map(|(from, v)| Some((from, v?.trim().to_owned())).filter(|(_, v)| !v.is_empty()));
     let region_configured = configured_region.is_some();
-    let region = configured_region
-        .unwrap_or_else(|| default_region(partition.map(|(name, _)| name)).to_owned());
+    let (region_from, region) = configured_region.unwrap_or_else(|| {
+        let derived = default_region(partition.map(|(name, _)| name));
+        ("the default", derived.to_owned())
+    });
     if !is_region_name(&region) {
         return Err(Error::BadSetting {
             profile: profile(),
@@ -413,11 +417,11 @@ fn sts_target(
     {
         return Err(Error::PartitionMismatch {
             profile: profile(),
+            region_from,
             region_partition: partition_of_region(&region),
             region,
-            what: what.to_owned(),
+            what,
             partition,
-            example: default_region(Some(partition)),
         });
     }
     let endpoint_url = configured_endpoint(env, set, p, "sts");
@@ -750,7 +754,7 @@ mod tests {
         let cn = "[profile dev]\nmfa_serial = arn:aws-cn:iam::123456789012:mfa/a\n";
         let e = err(cn, &[("AWS_REGION", "eu-west-1")]);
         assert!(
-            e.contains("region eu-west-1 is in partition aws, but mfa_serial is in aws-cn"),
+            e.contains("region eu-west-1 (from AWS_REGION) is in partition aws, but mfa_serial is in aws-cn"),
             "{e}"
         );
         assert!(e.contains("such as cn-north-1"), "{e}");

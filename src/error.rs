@@ -66,15 +66,16 @@ pub enum Error {
     RoleChain { profile: String, why: String },
 
     #[error(
-        "profile '{profile}': region {region} is in partition {region_partition}, but {what} is in {partition}, whose STS alone knows it; set region to a region of {partition}, such as {example}"
+        "profile '{profile}': region {region} (from {region_from}) is in partition {region_partition}, but {what} is in {partition}, whose STS alone knows it; set {region_from} to a region of {partition}, such as {}",
+        crate::config::default_region(Some(partition))
     )]
     PartitionMismatch {
         profile: String,
+        region_from: &'static str,
         region: String,
         region_partition: &'static str,
-        what: String,
+        what: &'static str,
         partition: &'static str,
-        example: &'static str,
     },
 
     #[error("profile '{profile}': {key} = {value:?} is not valid; {expected}")]

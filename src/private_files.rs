@@ -67,12 +67,32 @@ fn check_dir(_dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Opens `path` for reading, failing rather than following a symlink.
+/// Opens the regular file `path` for reading, failing rather than following a symlink or
+/// blocking on a FIFO.
 pub fn open_read(path: &Path) -> io::Result<File> {
     let mut options = File::options();
     options.read(true);
     no_follow(&mut options);
-    options.open(path)
+    let file = options.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not a regular file",
+        ));
+    }
+    Ok(file)
+}
+
+/// The whole of the regular file `path`, which must not be larger than `limit` bytes.
+pub fn read_regular(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = open_read(path)?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "too large"));
+    }
+    Ok(bytes)
 }
 
 /// Opens (creating, mode 0600) `path` for writing, failing rather than following a symlink.
@@ -97,7 +117,7 @@ pub fn open_write(path: &Path, new: bool) -> io::Result<File> {
 #[cfg(unix)]
 fn no_follow(options: &mut std::fs::OpenOptions) {
     use std::os::unix::fs::OpenOptionsExt;
-    options.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+    options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC);
 }
 
 #[cfg(not(unix))]

@@ -54,7 +54,7 @@ pub fn run(global: &Global, args: &SetupArgs) -> Result<()> {
     // The long-term key: from flags, the profile's own static keys (which must go: they win
     // over credential_process), the keyring, or a profile the user names. A keyring emptied at
     // reboot may not hold its only copy.
-    let durability = store.durability()?;
+    let durability = store.durability_of_write(&longterm::item_name(&profile))?;
     let plan = key_plan(args, &profile, &set, &store, &ask, durability.survives())?;
     let plan = if durability.survives() {
         plan

@@ -167,6 +167,15 @@ impl Store {
             .map_err(|e| self.access_error("inspect", "(new item)", e))
     }
 
+    /// Whether `item`, written now, would survive a reboot: where it already is (stores replace
+    /// an item in place), else where a new one goes.
+    pub fn durability_of_write(&self, item: &str) -> Result<Durability, StoreError> {
+        match self.get(item)? {
+            Some(_) => self.item_durability(item),
+            None => self.durability(),
+        }
+    }
+
     /// Whether the existing `item` survives a reboot where it is.
     pub fn item_durability(&self, item: &str) -> Result<Durability, StoreError> {
         self.backend
@@ -240,10 +249,16 @@ mod platform {
 
     impl From<kernel::Error> for Failure {
         fn from(e: kernel::Error) -> Self {
-            let hint = match e {
+            let hint = match &e {
                 // The quota message says what to do itself.
-                kernel::Error::Quota => String::new(),
-                _ => "; check `keyctl show @u`, or use MFA_ENV_KEYRING=secret-service".into(),
+                kernel::Error::Quota | kernel::Error::NoCacheDir => String::new(),
+                kernel::Error::File { path, .. } => format!(
+                    "; it must be yours alone: `sudo chown -R \"$USER\" {}` (after a `sudo mfa-env`?), or remove it",
+                    path.parent().unwrap_or(path).display()
+                ),
+                kernel::Error::Kernel { .. } => {
+                    "; check `keyctl show @u`, or use MFA_ENV_KEYRING=secret-service".into()
+                }
             };
             Failure {
                 detail: one_line(&e),
@@ -331,7 +346,8 @@ mod platform {
             match self {
                 Backend::SecretService(ss) => Ok(ss.durability(item)?),
                 Backend::Kernel(_) => Ok(Durability::Volatile(
-                    "the kernel keyring, which is emptied at every reboot".into(),
+                    "the kernel keyring, which is emptied at every reboot (and after 3 days unused)"
+                        .into(),
                 )),
             }
         }
@@ -340,24 +356,24 @@ mod platform {
     /// The kernel store: the persistent keyring, and the vault in it once it is needed. A
     /// keyring the quota kept us from reaching reads as empty; writing then says why.
     pub struct KernelStore {
-        keyring: Result<linux_keyutils::KeyRing, kernel::Error>,
+        home: Result<kernel::Home, kernel::Error>,
         vault: std::cell::OnceCell<kernel::Vault>,
     }
 
     impl KernelStore {
         fn open() -> Result<Self, String> {
-            let keyring = match kernel::persistent() {
+            let home = match kernel::home() {
                 Err(kernel::Error::Quota) => Err(kernel::Error::Quota),
                 other => Ok(other.map_err(|e| one_line(&e))?),
             };
             Ok(KernelStore {
-                keyring,
+                home,
                 vault: std::cell::OnceCell::new(),
             })
         }
 
-        fn keyring(&self) -> Result<&linux_keyutils::KeyRing, kernel::Error> {
-            self.keyring.as_ref().map_err(|_| kernel::Error::Quota)
+        fn home(&self) -> Result<&kernel::Home, kernel::Error> {
+            self.home.as_ref().map_err(|_| kernel::Error::Quota)
         }
 
         /// The vault, if one exists (reads never make one).
@@ -365,29 +381,40 @@ mod platform {
             if let Some(v) = self.vault.get() {
                 return Ok(Some(v));
             }
-            let Ok(keyring) = self.keyring() else {
+            let Ok(home) = self.home() else {
                 return Ok(None);
             };
-            Ok(kernel::Vault::find(keyring)?.map(|v| self.vault.get_or_init(|| v)))
+            Ok(kernel::Vault::find(home)?.map(|v| self.vault.get_or_init(|| v)))
         }
 
         fn made(&self) -> Result<&kernel::Vault, kernel::Error> {
             if let Some(v) = self.found()? {
                 return Ok(v);
             }
+            // Not the temporary directory: another user could own a directory on the way.
             let root = dirs::cache_dir()
-                .unwrap_or_else(std::env::temp_dir)
+                .ok_or(kernel::Error::NoCacheDir)?
                 .join("mfa-env")
-                .join("kernel-keyring");
-            let v = kernel::Vault::find_or_make(self.keyring()?, &root)?;
+                .join(kernel::ROOT_NAME);
+            let v = kernel::Vault::find_or_make(self.home()?, &root)?;
             Ok(self.vault.get_or_init(|| v))
         }
 
         fn get(&self, item: &str) -> Result<Option<Zeroizing<Vec<u8>>>, kernel::Error> {
-            match self.found()? {
-                Some(v) => v.get(item),
-                None => Ok(None),
+            if let Some(bytes) = self.found()?.map(|v| v.get(item)).transpose()?.flatten() {
+                return Ok(Some(bytes));
             }
+            // A long-term key from mfa-env 0.1's layout moves into the vault on first use.
+            if !item.starts_with("long-term ") {
+                return Ok(None);
+            }
+            let Some((bytes, old)) = self.home().ok().and_then(|h| kernel::legacy(h, item)) else {
+                return Ok(None);
+            };
+            if self.set(item, &bytes, None).is_ok() {
+                kernel::forget_legacy(old);
+            }
+            Ok(Some(bytes))
         }
 
         fn set(

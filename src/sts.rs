@@ -422,7 +422,7 @@ fn hint(operation: &str, code: &str, message: &str) -> &'static str {
         }
         "AccessDenied" => "; the long-term key's user may not call sts:GetSessionToken",
         "InvalidClientTokenId" => {
-            "; the long-term access key is not valid (deleted or deactivated?): store the current one with `mfa-env add`"
+            "; the long-term access key is not valid here: deleted or deactivated (store the current one with `mfa-env add`, or in mfa_env_source_profile's profile), or of an account in another partition (China, GovCloud: set region to one of its regions)"
         }
         "SignatureDoesNotMatch" => {
             "; the secret access key does not match the key id, or this machine's clock is wrong: store the pair again with `mfa-env add`"

@@ -521,7 +521,7 @@ fn setup_keeps_the_keys_where_a_reboot_cannot_lose_them() {
         "--yes",
     ];
     setup(&bed, &[&base[..], &["--move-keys"]].concat(), None).fails_with(
-        "only in the kernel keyring, which is emptied at every reboot; run without --move-keys",
+        "only in the kernel keyring, which is emptied at every reboot (and after 3 days unused); run without --move-keys",
     );
     unchanged(&bed);
     setup(
@@ -582,7 +582,7 @@ fn setup_keeps_the_keys_where_a_reboot_cannot_lose_them() {
     );
     let doctor = mfa(&bed, &["doctor", "--offline"]);
     assert!(
-        doctor.stdout.contains("note     long-term key: a long-term key, stored by `mfa-env add`, in the kernel keyring, which is emptied at every reboot; after a reboot the plaintext keys of mfa_env_source_profile are used"),
+        doctor.stdout.contains("note     long-term key: a long-term key, stored by `mfa-env add`, in the kernel keyring, which is emptied at every reboot (and after 3 days unused); after a reboot the plaintext keys of mfa_env_source_profile are used"),
         "{}",
         doctor.stdout
     );
@@ -591,7 +591,7 @@ fn setup_keeps_the_keys_where_a_reboot_cannot_lose_them() {
     bed.write_config(&format!("mfa_serial = {serial}\n"));
     let doctor = mfa(&bed, &["doctor", "--offline"]);
     assert!(
-        doctor.stdout.contains("PROBLEM  long-term key: the long-term key is only in the kernel keyring, which is emptied at every reboot: it is lost at the next reboot"),
+        doctor.stdout.contains("PROBLEM  long-term key: the long-term key is only in the kernel keyring, which is emptied at every reboot (and after 3 days unused): it is lost at the next reboot"),
         "{}",
         doctor.stdout
     );

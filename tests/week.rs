@@ -270,13 +270,13 @@ fn add_refuses_a_keyring_that_does_not_survive_a_reboot() {
     let bed = Bed::new(Keyring::Keyutils, "volatile", &trip.url);
     let key = format!("{LT_KEY_ID}\n{LT_SECRET}\n");
     bed.run(&["add", "--stdin"], Some(&key)).fails_with(
-        "the long-term key would be kept only in the kernel keyring, which is emptied at every reboot; put the key in a profile of ~/.aws/credentials",
+        "the long-term key would be kept only in the kernel keyring, which is emptied at every reboot (and after 3 days unused); put the key in a profile of ~/.aws/credentials",
     );
     let out = bed.run(&["add", "--stdin", "--volatile-ok"], Some(&key));
     assert!(
-        out.ok()
-            .stderr
-            .contains("note: the kernel keyring, which is emptied at every reboot"),
+        out.ok().stderr.contains(
+            "note: the kernel keyring, which is emptied at every reboot (and after 3 days unused)"
+        ),
         "{}",
         out.stderr
     );
@@ -409,7 +409,7 @@ fn sts_by_host_name_over_tls_one_session_per_partition() {
     step("china").ok();
     step("gov").ok();
     step("mismatch").fails_with(
-        "region eu-west-1 is in partition aws, but mfa_serial is in aws-cn, whose STS alone knows it; set region to a region of aws-cn, such as cn-north-1",
+        "region eu-west-1 (from AWS_REGION) is in partition aws, but mfa_serial is in aws-cn, whose STS alone knows it; set AWS_REGION to a region of aws-cn, such as cn-north-1",
     );
     let doctor = step("doctor");
     assert!(
@@ -491,4 +491,92 @@ fn obsolete_and_expired_sessions_are_deleted_secret_service() {
 fn obsolete_and_expired_sessions_are_deleted_keyutils() {
     let _k = shared();
     obsolete_and_expired_sessions_are_deleted(Keyring::Keyutils);
+}
+
+/// A long-term key stored by mfa-env 0.1 (one kernel key per item, `keyring:<item>@mfa-env`)
+/// is not lost by the upgrade: it is used, moved into the vault, and the old key removed.
+#[test]
+fn a_long_term_key_of_the_old_layout_is_kept() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let standin = StandIn::start(dir.path());
+    let bed = Bed::new(Keyring::Keyutils, "legacy", &standin.url);
+    bed.write_config(&format!("mfa_serial = {}\n", bed.serial));
+    let description = format!("keyring:long-term profile={}@mfa-env", bed.profile);
+    let planted = Command::new(system_bin("keyctl"))
+        .args(["add", "user", &description])
+        .arg(format!(
+            "{{\"v\":1,\"access_key_id\":\"AKIAMFAENVTESTKEY009\",\"secret_access_key\":\"{LT_SECRET}\"}}"
+        ))
+        .arg("@s")
+        .output()
+        .unwrap();
+    assert!(planted.status.success());
+    bed.run(&["--format", "process", "--token-code", "135798"], None)
+        .ok();
+    assert!(
+        standin
+            .log()
+            .contains("GetSessionToken by=AKIAMFAENVTESTKEY009"),
+        "the old key signed the call:\n{}",
+        standin.log()
+    );
+    let gone = Command::new(system_bin("keyctl"))
+        .args(["search", "@s", "user", &description])
+        .output()
+        .unwrap();
+    assert!(!gone.status.success(), "the old key is removed once moved");
+    assert!(bed.item_exists(&format!("long-term profile={}", bed.profile)));
+}
+
+/// 32 first calls at once in a fresh keyring namespace, each with its own XDG_CACHE_HOME: the
+/// processes agree on one vault (and its directory, whatever their environment), and every
+/// session cached is served afterwards by a process with yet another XDG_CACHE_HOME. (That two
+/// makers never both win is shown deterministically by the unit test
+/// `store::kernel::first_vault`.)
+#[test]
+fn first_calls_at_once_make_one_vault() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let standin = StandIn::start(dir.path());
+    let mut bed = Bed::new(Keyring::Keyutils, "race", &standin.url);
+    let mut config = String::new();
+    for i in 0..32 {
+        config.push_str(&format!(
+            "[profile {p}-{i}]\nmfa_serial = {s}-{i}\nmfa_env_source_profile = {p}-base\n",
+            p = bed.profile,
+            s = bed.serial
+        ));
+    }
+    std::fs::write(bed.config_path(), config).unwrap();
+    // All start at one moment: each waits for a shared lock the script holds, then released.
+    let script = r#"
+        exec 9>"$D/gate"; flock 9
+        for i in $(seq 0 31); do
+          ( flock -s "$D/gate" true
+            XDG_CACHE_HOME="$D/cache-$i" "$BIN" -p "$P-$i" --format process --token-code "$((100000 + i))" >/dev/null 2>"$D/first-$i.err" ) &
+        done
+        sleep 0.5; flock -u 9
+        wait
+        for i in $(seq 0 31); do
+          XDG_CACHE_HOME="$D/cache-other" "$BIN" -p "$P-$i" --format process >/dev/null 2>"$D/again-$i.err" || echo "miss $i"
+        done"#;
+    let profile = bed.profile.clone();
+    bed.set_env("BIN", BIN);
+    bed.set_env("P", &profile);
+    bed.set_env("D", dir.path().to_str().unwrap());
+    let mut cmd = Command::new(system_bin("unshare"));
+    cmd.args(["--user", "--map-current-user", "bash", "-c", script]);
+    let out = bed.run_cmd(cmd, None);
+    out.ok();
+    let errors: String = (0..32)
+        .flat_map(|i| [format!("first-{i}.err"), format!("again-{i}.err")])
+        .map(|f| std::fs::read_to_string(dir.path().join(f)).unwrap_or_default())
+        .collect();
+    assert_eq!(
+        out.stdout, "",
+        "every session is served afterwards\n{errors}"
+    );
+    assert_eq!(errors, "", "no warning, no error");
+    assert_eq!(standin.requests().len(), 32);
 }

@@ -20,13 +20,17 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use chacha20poly1305::{ChaCha20Poly1305, Key as CipherKey, Nonce};
 use chrono::{DateTime, Utc};
-use linux_keyutils::{KeyError, KeyRing, KeyRingIdentifier};
+use std::ffi::CString;
+
+use linux_keyutils::{Key, KeyError, KeyRing, KeyRingIdentifier, KeySerialId};
 use zeroize::Zeroizing;
 
 use crate::private_files;
 
+/// The directory (in the user's cache directory) that holds the vaults' item directories.
+pub const ROOT_NAME: &str = "kernel-keyring";
 /// The vault key's description in the persistent keyring.
 const VAULT: &str = "mfa-env:vault";
 const VAULT_FORMAT: u8 = 1;
@@ -34,9 +38,6 @@ const ITEM_MAGIC: &[u8; 4] = b"mfa1";
 /// Magic and expiry: what a sweep reads of each file.
 const HEADER_LEN: usize = 12;
 const NONCE_LEN: usize = 12;
-/// Item directories of earlier boots (or other machines sharing a home directory) are removed
-/// once unused for longer than the longest session lasts.
-const STALE_DIR_SECONDS: u64 = 2 * 24 * 3600;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -54,6 +55,8 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("there is no cache directory to keep the sealed items in (is HOME set?)")]
+    NoCacheDir,
 }
 
 fn kernel(what: &'static str) -> impl FnOnce(KeyError) -> Error {
@@ -63,12 +66,90 @@ fn kernel(what: &'static str) -> impl FnOnce(KeyError) -> Error {
     }
 }
 
+/// Where the vault key lives: the user's persistent keyring, or, on a kernel built without
+/// persistent keyrings (WSL2's, for one), the user keyring, which every login of the user also
+/// shares (until the user's last process ends, on kernels before 5.3).
+pub struct Home {
+    id: libc::c_long,
+}
+
 /// The user's persistent keyring, linked where this process possesses it: into the session
 /// keyring, or, where that is revoked or expired (a login that ended), into the process keyring.
-pub fn persistent() -> Result<KeyRing, Error> {
-    KeyRing::get_persistent(KeyRingIdentifier::Session)
-        .or_else(|_| KeyRing::get_persistent(KeyRingIdentifier::Process))
-        .map_err(kernel("access to the persistent keyring"))
+pub fn home() -> Result<Home, Error> {
+    for link in [KeyRingIdentifier::Session, KeyRingIdentifier::Process] {
+        match keyctl(KEYCTL_GET_PERSISTENT, [-1, link as libc::c_long, 0, 0]) {
+            Ok(id) => return Ok(Home { id }),
+            Err(KeyError::QuotaExceeded) => return Err(Error::Quota),
+            Err(KeyError::OperationNotSupported) => break,
+            Err(_) => continue,
+        }
+    }
+    let user = KeyRingIdentifier::User as libc::c_long;
+    let id = keyctl(KEYCTL_GET_KEYRING_ID, [user, 1, 0, 0])
+        .map_err(kernel("access to the user keyring"))?;
+    Ok(Home { id })
+}
+
+impl Home {
+    /// The user key `description` in this keyring (or one it links).
+    fn search(&self, description: &str) -> Result<Option<Key>, KeyError> {
+        let description = CString::new(description).map_err(|_| KeyError::InvalidDescription)?;
+        let search = [
+            self.id,
+            c"user".as_ptr() as libc::c_long,
+            description.as_ptr() as libc::c_long,
+            0,
+        ];
+        match keyctl(KEYCTL_SEARCH, search) {
+            Ok(id) => Ok(Some(key(id))),
+            Err(KeyError::KeyDoesNotExist) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn key(id: libc::c_long) -> Key {
+    Key::from_id(KeySerialId(i32::try_from(id).expect("key ids are 32-bit")))
+}
+
+/// add_key(2) of a user key into `ring`, creating or updating it.
+fn add_key(ring: libc::c_long, description: &str, payload: &[u8]) -> Result<Key, KeyError> {
+    let description = CString::new(description).map_err(|_| KeyError::InvalidDescription)?;
+    // SAFETY: valid C strings and a payload slice that outlive the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_add_key,
+            c"user".as_ptr(),
+            description.as_ptr(),
+            payload.as_ptr(),
+            payload.len(),
+            ring,
+        )
+    };
+    if r < 0 {
+        Err(KeyError::from_errno())
+    } else {
+        Ok(key(r))
+    }
+}
+
+const KEYCTL_GET_KEYRING_ID: libc::c_long = 0;
+const KEYCTL_SEARCH: libc::c_long = 10;
+const KEYCTL_GET_PERSISTENT: libc::c_long = 22;
+const KEYCTL_MOVE: libc::c_long = 30;
+const KEYCTL_MOVE_EXCL: libc::c_long = 1;
+
+/// keyctl(2) for the operations linux-keyutils does not offer, or offers only on keyrings whose
+/// ids it keeps to itself.
+fn keyctl(op: libc::c_long, args: [libc::c_long; 4]) -> Result<libc::c_long, KeyError> {
+    let [a, b, c, d] = args;
+    // SAFETY: keyctl with integers, and pointers to C strings that outlive the call.
+    let r = unsafe { libc::syscall(libc::SYS_keyctl, op, a, b, c, d) };
+    if r < 0 {
+        Err(KeyError::from_errno())
+    } else {
+        Ok(r)
+    }
 }
 
 /// An opened vault: the cipher and the directory of the items.
@@ -79,11 +160,12 @@ pub struct Vault {
 
 impl Vault {
     /// The vault of this user and boot, if one was made.
-    pub fn find(keyring: &KeyRing) -> Result<Option<Vault>, Error> {
-        let key = match keyring.search(VAULT) {
-            Ok(key) => key,
-            Err(KeyError::KeyDoesNotExist) => return Ok(None),
-            Err(e) => return Err(kernel("a search of the persistent keyring")(e)),
+    pub fn find(home: &Home) -> Result<Option<Vault>, Error> {
+        let Some(key) = home
+            .search(VAULT)
+            .map_err(kernel("a search of the persistent keyring"))?
+        else {
+            return Ok(None);
         };
         // The payload is small: the key, the id and a path.
         let mut buf = Zeroizing::new(vec![0_u8; 4096 + 64]);
@@ -93,45 +175,58 @@ impl Vault {
         Ok(decode_vault(&buf[..n.min(buf.len())]))
     }
 
-    /// The vault, made now (under a file lock, so two first callers cannot make two) if there
-    /// is none; new items go to `dir_root`/<id>.
-    pub fn find_or_make(keyring: &KeyRing, dir_root: &Path) -> Result<Vault, Error> {
-        if let Some(v) = Self::find(keyring)? {
-            return Ok(v);
+    /// The vault, made now if there is none, its items in `dir_root`/<id>.
+    pub fn find_or_make(home: &Home, dir_root: &Path) -> Result<Vault, Error> {
+        match Self::find(home)? {
+            Some(v) => Ok(v),
+            None => Self::make(home, dir_root),
         }
-        private_files::ensure_dir(dir_root).map_err(|source| Error::File {
-            path: dir_root.to_owned(),
-            source,
-        })?;
-        let lock_path = dir_root.join(".vault.lock");
-        let lock = private_files::open_write(&lock_path, false)
-            .and_then(|f| f.lock().map(|()| f))
-            .map_err(|source| Error::File {
-                path: lock_path,
-                source,
-            })?;
-        if let Some(v) = Self::find(keyring)? {
-            return Ok(v);
-        }
+    }
+
+    /// Makes the vault. Two processes making the first vault at once must not both succeed
+    /// (the second key would replace the first, whose items could then no longer be read):
+    /// the key is made in this thread's keyring and moved into place only if none is there
+    /// (`KEYCTL_MOVE_EXCL`); the loser uses the winner's.
+    fn make(home: &Home, dir_root: &Path) -> Result<Vault, Error> {
         let key = ChaCha20Poly1305::generate_key(&mut OsRng);
         let id: [u8; 8] = ChaCha20Poly1305::generate_nonce(&mut OsRng)[..8]
             .try_into()
             .expect("8 of 12 bytes");
-        let dir = dir_root.join(id.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        let dir = dir_root.join(hex(&id));
         let dir_bytes = dir.as_os_str().as_encoded_bytes();
         let mut payload = Zeroizing::new(Vec::with_capacity(41 + dir_bytes.len()));
         payload.push(VAULT_FORMAT);
         payload.extend_from_slice(&key);
         payload.extend_from_slice(&id);
         payload.extend_from_slice(dir_bytes);
-        keyring
-            .add_key(VAULT, &*payload)
-            .map_err(kernel("a new vault key"))?;
-        drop(lock);
-        Ok(Vault {
-            cipher: ChaCha20Poly1305::new(&key),
-            dir,
-        })
+
+        let thread = KeyRingIdentifier::Thread as libc::c_long;
+        let made = add_key(thread, VAULT, &payload).map_err(kernel("a new vault key"))?;
+        let made_id = libc::c_long::from(made.get_id().0);
+        let (moved, copy_left) =
+            match keyctl(KEYCTL_MOVE, [made_id, thread, home.id, KEYCTL_MOVE_EXCL]) {
+                Ok(_) => (Ok(()), false),
+                // Kernels before 5.1 cannot move keys: place a copy directly.
+                Err(KeyError::OperationNotSupported) => {
+                    (add_key(home.id, VAULT, &payload).map(drop), true)
+                }
+                // EEXIST: another process made the vault first.
+                Err(e) => (Err(e), true),
+            };
+        if copy_left {
+            let _ = made.invalidate();
+        }
+        match moved {
+            Ok(()) => Ok(Vault {
+                cipher: ChaCha20Poly1305::new(&key),
+                dir,
+            }),
+            Err(KeyError::Unknown(libc::EEXIST)) => Self::find(home)?.ok_or(Error::Kernel {
+                what: "the vault key another process made",
+                source: KeyError::KeyDoesNotExist,
+            }),
+            Err(e) => Err(kernel("a new vault key")(e)),
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -146,11 +241,15 @@ impl Vault {
     /// item (another boot's, a corrupted or planted one).
     pub fn get(&self, item: &str) -> Result<Option<Zeroizing<Vec<u8>>>, Error> {
         let path = self.path(item);
-        let mut sealed = Vec::new();
-        match private_files::open_read(&path).and_then(|mut f| f.read_to_end(&mut sealed)) {
-            Ok(_) => Ok(self.open_sealed(item, &sealed)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(Error::File { path, source }),
+        match private_files::read_regular(&path, MAX_ITEM_BYTES) {
+            Ok(sealed) => Ok(self.open_sealed(item, &sealed)),
+            // Not ours to read (root's, after a `sudo mfa-env`): say so rather than miss forever.
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                Err(Error::File { path, source: e })
+            }
+            // Absent, or not a file we wrote (a link, a FIFO, a directory, too large): a miss,
+            // which the next write replaces.
+            Err(_) => Ok(None),
         }
     }
 
@@ -234,37 +333,66 @@ impl Vault {
         }
     }
 
-    /// Best effort, on the write path only: removes expired items, files left by an
-    /// interrupted write, and item directories no vault has used for days.
+    /// Best effort, on the write path only: removes expired items and files left by an
+    /// interrupted write, here and in the directories of other vaults (earlier boots; other
+    /// machines or namespaces sharing this home), and such a directory once it is empty. Only
+    /// files of ours are touched, and nothing that may still be of use: an item without expiry
+    /// (a long-term key, the index) of another vault stays.
     fn sweep(&self, now: DateTime<Utc>) {
-        let entries = std::fs::read_dir(&self.dir).into_iter().flatten().flatten();
-        for e in entries {
-            let path = e.path();
-            let name = e.file_name();
-            let stale_tmp = name.to_string_lossy().ends_with(".tmp")
-                && e.metadata()
-                    .and_then(|m| m.modified())
-                    .is_ok_and(|m| m.elapsed().is_ok_and(|age| age.as_secs() > 60));
-            if stale_tmp || expired(&path, now) {
-                let _ = std::fs::remove_file(&path);
-            }
-        }
         let Some(root) = self.dir.parent() else {
             return;
         };
-        for e in std::fs::read_dir(root).into_iter().flatten().flatten() {
-            let unused = e.metadata().is_ok_and(|m| {
-                m.is_dir()
-                    && m.modified().is_ok_and(|t| {
-                        t.elapsed()
-                            .is_ok_and(|age| age.as_secs() > STALE_DIR_SECONDS)
-                    })
-            });
-            if unused && e.path() != self.dir {
-                let _ = std::fs::remove_dir_all(e.path());
+        let vaults = std::fs::read_dir(root).into_iter().flatten().flatten();
+        for dir in vaults.filter(|d| is_vault_id(&d.file_name().to_string_lossy())) {
+            let dir = dir.path();
+            for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let stale_tmp = name.starts_with('.')
+                    && name.ends_with(".tmp")
+                    && e.metadata()
+                        .and_then(|m| m.modified())
+                        .is_ok_and(|m| m.elapsed().is_ok_and(|age| age.as_secs() > 60));
+                if stale_tmp || expired(&e.path(), now) {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+            if dir != self.dir {
+                let _ = std::fs::remove_dir(&dir);
             }
         }
     }
+}
+
+/// A sealed item is small: a session with a large token, the index of a few hundred sessions.
+const MAX_ITEM_BYTES: u64 = 1 << 20;
+
+/// The name of a vault's item directory: its id, 16 hex digits.
+fn is_vault_id(name: &str) -> bool {
+    name.len() == 16 && name.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A long-term key stored by mfa-env 0.1's kernel store, which kept each item as a key of its
+/// own (`keyring:<item>@mfa-env`, in the session keyring and linked into the persistent one):
+/// its bytes, and the keys to unlink once they are kept in the vault. Without this, an upgrade
+/// would lose the key.
+pub fn legacy(home: &Home, item: &str) -> Option<(Zeroizing<Vec<u8>>, Key)> {
+    let description = format!("keyring:{item}@mfa-env");
+    let key = home.search(&description).ok().flatten().or_else(|| {
+        KeyRing::from_special_id(KeyRingIdentifier::Session, false)
+            .and_then(|s| s.search(&description))
+            .ok()
+    })?;
+    let bytes = Zeroizing::new(key.read_to_vec().ok()?);
+    Some((bytes, key))
+}
+
+/// Forgets a legacy key once its bytes are in the vault.
+pub fn forget_legacy(key: Key) {
+    let _ = key.invalidate();
 }
 
 fn expired(path: &Path, now: DateTime<Utc>) -> bool {
@@ -282,9 +410,19 @@ fn decode_vault(payload: &[u8]) -> Option<Vault> {
     }
     use std::os::unix::ffi::OsStrExt;
     let (key, rest) = rest.split_at(32);
-    Some(Vault {
-        cipher: ChaCha20Poly1305::new(Key::from_slice(key)),
-        dir: PathBuf::from(std::ffi::OsStr::from_bytes(&rest[8..])),
+    let (id, dir) = rest.split_at(8);
+    let dir = PathBuf::from(std::ffi::OsStr::from_bytes(dir));
+    // Only a directory of the shape mfa-env makes is used (and swept): anything else in the
+    // key was not written by mfa-env.
+    let shaped = dir.is_absolute()
+        && dir.file_name().is_some_and(|n| *n == *hex(id))
+        && dir
+            .parent()
+            .and_then(Path::file_name)
+            .is_some_and(|n| n == ROOT_NAME);
+    shaped.then(|| Vault {
+        cipher: ChaCha20Poly1305::new(CipherKey::from_slice(key)),
+        dir,
     })
 }
 
@@ -318,21 +456,26 @@ fn quota_message() -> String {
 mod tests {
     use super::*;
 
-    fn vault(dir: &Path) -> Vault {
+    /// A vault whose items live in `root`/kernel-keyring/`id`, as mfa-env lays them out.
+    pub fn vault_at(root: &Path, id: &str) -> Vault {
         Vault {
             cipher: ChaCha20Poly1305::new(&ChaCha20Poly1305::generate_key(&mut OsRng)),
-            dir: dir.to_owned(),
+            dir: root.join(ROOT_NAME).join(id),
         }
     }
 
-    fn at(s: i64) -> DateTime<Utc> {
+    pub fn vault(root: &Path) -> Vault {
+        vault_at(root, "0123456789abcdef")
+    }
+
+    pub fn at(s: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_900_000_000 + s, 0).unwrap()
     }
 
     #[test]
     fn items_round_trip_and_bind_to_their_name_and_key() {
         let tmp = tempfile::tempdir().unwrap();
-        let v = vault(&tmp.path().join("v"));
+        let v = vault(tmp.path());
         v.set("a", b"secret A", None, at(0)).unwrap();
         assert_eq!(&**v.get("a").unwrap().unwrap(), b"secret A");
         assert!(v.get("b").unwrap().is_none());
@@ -397,5 +540,152 @@ mod tests {
         );
         good[0] = 2;
         assert!(decode_vault(&good).is_none());
+    }
+}
+
+#[cfg(test)]
+mod first_vault {
+    use super::*;
+
+    /// A keyring of its own, in this process's session keyring, standing in for the persistent
+    /// one; gone when dropped.
+    struct Scratch(Home);
+
+    impl Scratch {
+        fn new() -> Self {
+            let description = CString::new(format!("mfa-env-test-{}", std::process::id())).unwrap();
+            let session = KeyRingIdentifier::Session as libc::c_long;
+            // SAFETY: valid C strings; no payload.
+            let id = unsafe {
+                libc::syscall(
+                    libc::SYS_add_key,
+                    c"keyring".as_ptr(),
+                    description.as_ptr(),
+                    std::ptr::null::<u8>(),
+                    0_usize,
+                    session,
+                )
+            };
+            assert!(
+                id > 0,
+                "cannot make a keyring: {}",
+                std::io::Error::last_os_error()
+            );
+            Scratch(Home { id })
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = key(self.0.id).invalidate();
+        }
+    }
+
+    #[test]
+    fn first_callers_at_once_end_with_one_vault() {
+        let scratch = Scratch::new();
+        let root = tempfile::tempdir().unwrap();
+        let start = std::sync::Barrier::new(8);
+        let dirs: Vec<PathBuf> = std::thread::scope(|s| {
+            let made: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(|| {
+                        start.wait();
+                        Vault::make(&scratch.0, &root.path().join(ROOT_NAME))
+                            .unwrap()
+                            .dir
+                    })
+                })
+                .collect();
+            made.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        let kept = Vault::find(&scratch.0).unwrap().expect("a vault").dir;
+        assert!(
+            dirs.iter().all(|d| *d == kept),
+            "every caller uses the vault that was kept: {dirs:?} vs {kept:?}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod hostile {
+    use super::tests::*;
+    use super::*;
+
+    #[test]
+    fn a_vault_naming_a_directory_mfa_env_did_not_make_is_refused() {
+        let payload = |dir: &str| {
+            let mut p = vec![VAULT_FORMAT];
+            p.extend_from_slice(&[7; 32]);
+            p.extend_from_slice(&[0xab; 8]);
+            p.extend_from_slice(dir.as_bytes());
+            p
+        };
+        assert!(
+            decode_vault(&payload(
+                "/home/u/.cache/mfa-env/kernel-keyring/abababababababab"
+            ))
+            .is_some()
+        );
+        for hostile in [
+            "/home/u/Documents/mfa",
+            "/home/u/.cache/mfa-env/kernel-keyring/0000000000000000",
+            "/home/u/Documents/abababababababab",
+            "relative/kernel-keyring/abababababababab",
+            "/",
+        ] {
+            assert!(decode_vault(&payload(hostile)).is_none(), "{hostile}");
+        }
+    }
+
+    #[test]
+    fn a_sweep_touches_only_expired_items_of_ours() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ours = vault_at(tmp.path(), "0123456789abcdef");
+        let older = vault_at(tmp.path(), "fedcba9876543210");
+        older.set("session", b"x", Some(at(10)), at(0)).unwrap();
+        older.set("long-term", b"y", None, at(0)).unwrap();
+        let elsewhere = tmp.path().join(ROOT_NAME).join("thesis");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        std::fs::write(elsewhere.join("chapter1.tex"), "text").unwrap();
+        ours.set("a", b"z", None, at(0)).unwrap();
+        std::fs::write(ours.dir.join("notes.tmp"), "not ours").unwrap();
+        ours.set("a", b"z", None, at(100)).unwrap();
+        assert!(older.get("session").unwrap().is_none(), "expired, swept");
+        assert!(
+            older.get("long-term").unwrap().is_some(),
+            "may still be of use"
+        );
+        assert!(
+            elsewhere.join("chapter1.tex").exists(),
+            "not a vault directory"
+        );
+        assert!(ours.dir.join("notes.tmp").exists(), "not a file of ours");
+        std::fs::remove_file(older.path("long-term")).unwrap();
+        ours.set("b", b"z", None, at(100)).unwrap();
+        assert!(!older.dir.exists(), "an emptied vault directory goes");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn what_is_no_sealed_file_reads_as_absent_at_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let v = vault(tmp.path());
+        v.set("ok", b"x", None, at(0)).unwrap();
+        let fifo = v.path("fifo");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid path and mode.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert!(v.get("fifo").unwrap().is_none(), "a FIFO must not block");
+        std::fs::create_dir(v.path("dir")).unwrap();
+        assert!(v.get("dir").unwrap().is_none());
+        std::os::unix::fs::symlink(v.path("ok"), v.path("link")).unwrap();
+        assert!(v.get("link").unwrap().is_none(), "a link is not followed");
+        let big = std::fs::File::create(v.path("big")).unwrap();
+        big.set_len(MAX_ITEM_BYTES + 1).unwrap();
+        assert!(v.get("big").unwrap().is_none());
+        // And a write still works beside them (the sweep does not block on the FIFO).
+        v.set("ok", b"y", None, at(0)).unwrap();
+        assert_eq!(&**v.get("ok").unwrap().unwrap(), b"y");
     }
 }
