@@ -100,16 +100,42 @@ impl Service {
 
     /// Every item with this name, unlocked (through the service's prompt, within the bound).
     fn find(&self, item: &str) -> Result<Vec<Item<'_>>, Failure> {
-        let found = self.ss.search_items(Self::attributes(item))?;
+        self.find_with(&self.ss, item)
+    }
+
+    fn find_with<'s>(&self, ss: &'s SecretService, item: &str) -> Result<Vec<Item<'s>>, Failure> {
+        let found = ss.search_items(Self::attributes(item))?;
         if let Some(first) = found.locked.first() {
             let locked: Vec<&Item<'_>> = found.locked.iter().collect();
-            self.unlock(&first.path, || self.ss.unlock_all(&locked))?;
+            self.unlock(&first.path, || ss.unlock_all(&locked))?;
         }
         Ok(found.unlocked.into_iter().chain(found.locked).collect())
     }
 
+    /// The item's secret. A service that forgot the session this process opened (seen with
+    /// gnome-keyring under a burst of clients; also after the daemon restarts) gets one more
+    /// try on a new session.
     pub fn get(&self, item: &str) -> Result<Found<Zeroizing<Vec<u8>>>, Failure> {
-        let mut items = self.find(item)?;
+        match self.get_with(&self.ss, item) {
+            Err(Failure::Other(Error::Dbus(e)))
+                if e.name() == Some("org.freedesktop.Secret.Error.NoSession") =>
+            {
+                let fresh = SecretService::connect_with_max_prompt_timeout(
+                    EncryptionType::Plain,
+                    u64::from(self.unlock.seconds),
+                )?;
+                self.get_with(&fresh, item)
+            }
+            other => other,
+        }
+    }
+
+    fn get_with(
+        &self,
+        ss: &SecretService,
+        item: &str,
+    ) -> Result<Found<Zeroizing<Vec<u8>>>, Failure> {
+        let mut items = self.find_with(ss, item)?;
         match items.len() {
             0 => Ok(Found::None),
             1 => Ok(Found::One(Zeroizing::new(items.remove(0).get_secret()?))),
