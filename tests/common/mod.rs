@@ -374,7 +374,10 @@ impl Bed {
     pub fn run_cmd(&self, cmd: Command, stdin: Option<&str>) -> Out {
         let mut child = self.spawn_cmd(cmd);
         let mut input = child.stdin.take().unwrap();
-        input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+        // A program that refuses before reading its input may be gone already.
+        if let Err(e) = input.write_all(stdin.unwrap_or("").as_bytes()) {
+            assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+        }
         drop(input);
         Out::from(child.wait_with_output().unwrap())
     }
