@@ -70,28 +70,34 @@ fn check_dir(_dir: &Path) -> io::Result<()> {
 /// Opens the regular file `path` for reading, failing rather than following a symlink or
 /// blocking on a FIFO.
 pub fn open_read(path: &Path) -> io::Result<File> {
+    open_regular(path).map(|(file, _)| file)
+}
+
+fn open_regular(path: &Path) -> io::Result<(File, u64)> {
     let mut options = File::options();
     options.read(true);
     no_follow(&mut options);
     let file = options.open(path)?;
-    if !file.metadata()?.is_file() {
+    let meta = file.metadata()?;
+    if !meta.is_file() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             "not a regular file",
         ));
     }
-    Ok(file)
+    Ok((file, meta.len()))
 }
 
-/// The whole of the regular file `path`, which must not be larger than `limit` bytes.
+/// The whole of the regular file `path`, which must not be larger than `limit` bytes; read in
+/// one call (the cached call reads one such file).
 pub fn read_regular(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     use std::io::Read;
-    let file = open_read(path)?;
-    let mut bytes = Vec::new();
-    file.take(limit + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > limit {
+    let (mut file, len) = open_regular(path)?;
+    if len > limit {
         return Err(io::Error::new(io::ErrorKind::InvalidData, "too large"));
     }
+    let mut bytes = vec![0; usize::try_from(len).expect("limited")];
+    file.read_exact(&mut bytes)?;
     Ok(bytes)
 }
 

@@ -167,12 +167,19 @@ impl Vault {
         else {
             return Ok(None);
         };
-        // The payload is small: the key, the id and a path.
-        let mut buf = Zeroizing::new(vec![0_u8; 4096 + 64]);
+        // The payload is small: the key, the id and a path; a long path is read again whole.
+        let mut buf = Zeroizing::new([0_u8; 512]);
         let n = key
             .read(&mut *buf)
             .map_err(kernel("a read of the vault key"))?;
-        Ok(decode_vault(&buf[..n.min(buf.len())]))
+        if n > buf.len() {
+            let whole = Zeroizing::new(
+                key.read_to_vec()
+                    .map_err(kernel("a read of the vault key"))?,
+            );
+            return Ok(decode_vault(&whole));
+        }
+        Ok(decode_vault(&buf[..n]))
     }
 
     /// The vault, made now if there is none, its items in `dir_root`/<id>.
@@ -372,7 +379,12 @@ fn is_vault_id(name: &str) -> bool {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    bytes
+        .iter()
+        .flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]])
+        .map(char::from)
+        .collect()
 }
 
 /// A long-term key stored by mfa-env 0.1's kernel store, which kept each item as a key of its
