@@ -13,9 +13,15 @@
 //!   output  → print in the requested format (or, for `exec`, run a command with it)
 //!
 //! `main` alone prints errors and chooses exit codes.
+//!
+//! On Unix the C `main` is ours (`no_main`): Rust's runtime start-up would first read
+//! `/proc/self/maps` to place a stack guard for the main thread, a tenth of a cached call's
+//! instructions. What it does that we need is done here: SIGPIPE is ignored, so a closed stdout
+//! is an error we report rather than a silent death. (Arguments and the environment reach std
+//! as usual; a stack overflow is then a plain SIGSEGV.)
+#![cfg_attr(unix, no_main)]
 
 use std::ffi::OsString;
-use std::process::ExitCode;
 
 use mfa_env::cli::{Cli, CodeArgs, Command, ExportArgs, Global};
 use mfa_env::code::{self, CodeSource};
@@ -25,13 +31,28 @@ use mfa_env::secret::SessionCredentials;
 use mfa_env::store::Store;
 use mfa_env::{commands, config, exec, output, role, session};
 
-fn main() -> ExitCode {
+#[cfg(unix)]
+#[unsafe(no_mangle)]
+extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    // SAFETY: setting a signal's disposition to "ignore" before any thread exists.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    // `exit` rather than a return: it flushes std's buffered stdout, as the runtime would.
+    std::process::exit(i32::from(exit_status()))
+}
+
+#[cfg(not(unix))]
+fn main() -> std::process::ExitCode {
+    std::process::ExitCode::from(exit_status())
+}
+
+/// Runs the command line and prints a failure: the process's exit status.
+fn exit_status() -> u8 {
     let cli = Cli::parse_args();
     match run(cli) {
-        Ok(status) => ExitCode::from(status),
+        Ok(status) => status,
         Err(e) => {
             eprintln!("mfa-env: {e}");
-            ExitCode::from(e.exit_code())
+            e.exit_code()
         }
     }
 }
