@@ -19,7 +19,7 @@
 //! instructions. What it does that we need is done here: SIGPIPE is ignored, so a closed stdout
 //! is an error we report rather than a silent death. (Arguments and the environment reach std
 //! as usual; a stack overflow is then a plain SIGSEGV.)
-#![cfg_attr(unix, no_main)]
+#![cfg_attr(all(unix, not(test)), no_main)]
 
 use std::ffi::OsString;
 
@@ -31,7 +31,7 @@ use mfa_env::secret::SessionCredentials;
 use mfa_env::store::Store;
 use mfa_env::{commands, config, exec, output, role, session};
 
-#[cfg(unix)]
+#[cfg(all(unix, not(test)))]
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
     // SAFETY: setting a signal's disposition to "ignore" before any thread exists.
@@ -46,6 +46,7 @@ fn main() -> std::process::ExitCode {
 }
 
 /// Runs the command line and prints a failure: the process's exit status.
+#[cfg_attr(test, allow(dead_code))]
 fn exit_status() -> u8 {
     let cli = Cli::parse_args();
     match run(cli) {
