@@ -1,7 +1,12 @@
 //! `mfa-env exec -- CMD`: runs a command with the session in its environment, for programs
 //! that read only environment variables, and for a subshell whose every `aws` call uses the
-//! session. The command's exit status is ours; a command killed by signal n gives 128+n, as a
-//! shell reports it.
+//! session.
+//!
+//! On Unix mfa-env *becomes* the command (execve): its pid, its exit status, its signals. A
+//! signal sent to the process group (GNU `timeout`, a CI job's cancel, `systemd stop`) then
+//! reaches the command once; a parent that forwarded it as well would deliver it twice, and
+//! Terraform, for one, aborts on a second interrupt. On Windows, which has no exec, mfa-env
+//! waits for the command, passes its whole exit code on, and leaves Ctrl-C to the command.
 //!
 //! `AWS_PROFILE` is removed, so that no SDK in the command resolves the profile and re-enters
 //! mfa-env through `credential_process`. `MFA_ENV_EXEC` marks the command's environment, so
@@ -31,14 +36,14 @@ pub fn check_nesting(allow_nested: bool) -> Result<()> {
     }
 }
 
-/// Runs `command` (default: the user's `$SHELL`) with the session and waits for it; returns
-/// the status to exit with. `profile` is the one the session is for, and `sts` its region.
+/// Runs `command` (default: the user's `$SHELL`) with the session. On Unix this returns only
+/// if the command could not be started; on Windows it returns the command's exit code.
 pub fn run(
     profile: &str,
     sts: &StsTarget,
     creds: &SessionCredentials,
     command: &[OsString],
-) -> Result<u8> {
+) -> Result<i32> {
     let (program, args) = match command.split_first() {
         Some((program, args)) => (program.clone(), args),
         None => (default_shell(), &[][..]),
@@ -61,7 +66,7 @@ pub fn run(
         not_found: e.kind() == std::io::ErrorKind::NotFound,
         why: e.to_string(),
     };
-    wait::run(cmd).map_err(spawn_error)
+    replace::run(cmd).map_err(spawn_error)
 }
 
 fn default_shell() -> OsString {
@@ -75,60 +80,35 @@ fn default_shell() -> OsString {
 }
 
 #[cfg(unix)]
-mod wait {
-    use std::os::unix::process::ExitStatusExt;
+mod replace {
+    use std::os::unix::process::CommandExt;
     use std::process::Command;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicI32, Ordering};
 
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
-    use signal_hook::iterator::SignalsInfo;
-    use signal_hook::iterator::exfiltrator::WithOrigin;
-    use signal_hook::low_level::siginfo::Cause;
-
-    /// Spawns and waits. Signals someone sends us with `kill` are passed on to the command; the
-    /// ones the terminal sends (Ctrl-C, Ctrl-\, hang-up) already reach the command, which is in
-    /// the terminal's foreground process group with us, so they are not sent twice. Either way
-    /// we stay alive to report the command's status.
-    pub fn run(mut cmd: Command) -> std::io::Result<u8> {
-        let child_pid = Arc::new(AtomicI32::new(0));
-        let mut signals =
-            SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2])?;
-        let handle = signals.handle();
-        let pid = child_pid.clone();
-        let forwarder = std::thread::spawn(move || {
-            for origin in signals.forever() {
-                let target = pid.load(Ordering::SeqCst);
-                if target > 0 && matches!(origin.cause, Cause::Sent(_)) {
-                    // SAFETY: kill(2) with a pid we spawned and have not yet reaped.
-                    unsafe { libc::kill(target, origin.signal) };
-                }
-            }
-        });
-        let result = cmd.spawn().and_then(|mut child| {
-            child_pid.store(child.id() as i32, Ordering::SeqCst);
-            let status = child.wait();
-            child_pid.store(0, Ordering::SeqCst);
-            status
-        });
-        handle.close();
-        let _ = forwarder.join();
-        let status = result?;
-        Ok(match (status.code(), status.signal()) {
-            (Some(code), _) => code as u8,
-            (None, Some(signal)) => (128 + signal) as u8,
-            (None, None) => 1,
-        })
+    /// Becomes the command; returns only the reason it could not be started.
+    pub fn run(mut cmd: Command) -> std::io::Result<i32> {
+        Err(cmd.exec())
     }
 }
 
-#[cfg(not(unix))]
-mod wait {
+#[cfg(windows)]
+mod replace {
     use std::process::Command;
 
-    /// Windows delivers Ctrl-C to the whole console, the command included.
-    pub fn run(mut cmd: Command) -> std::io::Result<u8> {
+    #[link(name = "kernel32")]
+    unsafe extern "system" {
+        fn SetConsoleCtrlHandler(
+            handler: Option<unsafe extern "system" fn(u32) -> i32>,
+            add: i32,
+        ) -> i32;
+    }
+
+    /// Starts the command and waits for it. Windows sends Ctrl-C and Ctrl-Break to every
+    /// process of the console: the command gets its own, and mfa-env ignores them so it is
+    /// still there to pass the command's exit code on (all 32 bits of it).
+    pub fn run(mut cmd: Command) -> std::io::Result<i32> {
+        // SAFETY: a null handler with TRUE makes this process ignore Ctrl-C; no callback runs.
+        unsafe { SetConsoleCtrlHandler(None, 1) };
         let status = cmd.status()?;
-        Ok(status.code().map_or(1, |c| c as u8))
+        Ok(status.code().unwrap_or(1))
     }
 }

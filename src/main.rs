@@ -37,29 +37,30 @@ extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> lib
     // SAFETY: setting a signal's disposition to "ignore" before any thread exists.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     // `exit` rather than a return: it flushes std's buffered stdout, as the runtime would.
-    std::process::exit(i32::from(exit_status()))
+    std::process::exit(exit_status())
 }
 
 #[cfg(not(unix))]
-fn main() -> std::process::ExitCode {
-    std::process::ExitCode::from(exit_status())
+fn main() {
+    // `exit` takes all 32 bits of a Windows exit code, which `ExitCode` would cut to 8.
+    std::process::exit(exit_status())
 }
 
 /// Runs the command line and prints a failure: the process's exit status.
 #[cfg_attr(test, allow(dead_code))]
-fn exit_status() -> u8 {
+fn exit_status() -> i32 {
     let cli = Cli::parse_args();
     match run(cli) {
         Ok(status) => status,
         Err(e) => {
             eprintln!("mfa-env: {e}");
-            e.exit_code()
+            i32::from(e.exit_code())
         }
     }
 }
 
 /// Runs the command. Success is status 0, except for `exec`, which passes on its command's.
-fn run(cli: Cli) -> Result<u8> {
+fn run(cli: Cli) -> Result<i32> {
     let global = &cli.global;
     let done = match cli.command {
         None => export(global, &cli.export),
@@ -97,7 +98,7 @@ fn export(global: &Global, args: &ExportArgs) -> Result<()> {
 }
 
 /// Runs a command with a usable session in its environment.
-fn run_exec(global: &Global, code: &CodeArgs, allow_nested: bool, cmd: &[OsString]) -> Result<u8> {
+fn run_exec(global: &Global, code: &CodeArgs, allow_nested: bool, cmd: &[OsString]) -> Result<i32> {
     exec::check_nesting(allow_nested)?;
     let target = config::load_target(global.profile())?;
     let creds = credentials(global, &target, code)?;

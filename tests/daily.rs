@@ -123,13 +123,18 @@ fn exec_passes_exit_status_and_signals_through() {
         cmd
     };
     assert_eq!(bed.run_cmd(sh("exit 7"), None).code, Some(7));
+    // mfa-env became the command: killed by SIGTERM is what the caller sees (a shell reports
+    // it as 128+15).
+    let mut killed = sh("kill -TERM $$");
+    bed.apply_env(&mut killed);
+    let status = killed.status().unwrap();
     assert_eq!(
-        bed.run_cmd(sh("kill -TERM $$"), None).code,
-        Some(128 + 15),
-        "killed by SIGTERM is 128+15, as a shell reports it"
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(15),
+        "{status:?}"
     );
 
-    // A signal sent to mfa-env reaches the command, which decides the status.
+    // A signal sent to mfa-env's pid is the command's own: the command decides the status.
     let mut child = bed.spawn_cmd(sh(
         "trap 'exit 42' TERM; echo ready; while :; do sleep 0.05; done",
     ));
@@ -147,7 +152,7 @@ fn exec_passes_exit_status_and_signals_through() {
     assert_eq!(
         status.code(),
         Some(42),
-        "SIGTERM was forwarded and the trap's status passed back"
+        "SIGTERM reached the command and its trap's status is the status"
     );
 
     // No command: the user's $SHELL, reading commands from stdin here.
@@ -159,6 +164,46 @@ fn exec_passes_exit_status_and_signals_through() {
     );
     out.ok();
     assert_eq!(out.stdout, "token:set\n");
+}
+
+/// A signal sent to the whole process group (GNU `timeout`, a CI job's cancel) reaches the
+/// command once: mfa-env must not pass on a second copy, which makes Terraform abort.
+#[test]
+fn exec_delivers_a_group_signal_once() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let moto = Moto::start(dir.path());
+    let bed = Bed::new(Keyring::Keyutils, "exec-once", &moto.url);
+    bed.warm();
+    let count = dir.path().join("terms");
+    // A handler that records each TERM at once (a shell's trap would merge two that arrive
+    // during one `sleep`): a forwarded copy, arriving a moment after the group's, shows.
+    let counter = "import signal, sys, time\n\
+        signal.signal(signal.SIGTERM, lambda s, f: open(sys.argv[1], 'a').write('TERM\\n'))\n\
+        end = time.time() + 2\n\
+        while time.time() < end: time.sleep(0.001)\n\
+        sys.exit(3)\n";
+    for _ in 0..5 {
+        let _ = std::fs::remove_file(&count);
+        let mut cmd = Command::new(system_bin("timeout"));
+        cmd.args([
+            "-s",
+            "TERM",
+            "1",
+            BIN,
+            "--profile",
+            &bed.profile,
+            "exec",
+            "--",
+        ])
+        .arg(system_bin("python3"))
+        .args(["-c", counter])
+        .arg(&count);
+        let out = bed.run_cmd(cmd, None);
+        let terms = std::fs::read_to_string(&count).unwrap_or_default();
+        assert_eq!(terms, "TERM\n", "the command saw {terms:?}; {}", out.stderr);
+        assert_eq!(out.code, Some(124), "timeout reports the timeout");
+    }
 }
 
 #[test]
