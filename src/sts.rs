@@ -10,6 +10,7 @@ use aws_credential_types::Credentials;
 use aws_sdk_sts::Client;
 use aws_sdk_sts::config::{BehaviorVersion, Region};
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::dns::ResolveDnsError;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use chrono::DateTime;
@@ -21,7 +22,8 @@ use crate::error::{Error, Result};
 use crate::secret::{LongTermKey, SessionCredentials, scrub};
 use crate::skew::{self, ServerClock};
 
-/// Throttling and 5xx answers are retried with the SDK's standard backoff, this many tries.
+/// Tries in all: with the SDK's standard backoff for calls without a code (throttling, 5xx,
+/// timeouts); for `GetSessionToken`, only where STS issued nothing (see [`call`]).
 pub const MAX_ATTEMPTS: u32 = 3;
 
 /// Bounds on one call, so an unreachable or silent endpoint fails in seconds, not minutes:
@@ -266,16 +268,15 @@ fn client(
 }
 
 /// One `GetSessionToken` on `client`, with STS errors mapped to what the user should do.
+///
+/// A code may be spent only once: STS refuses it the second time, and a retried request whose
+/// first copy STS did accept (the answer lost to a timeout, a 5xx after the session was issued)
+/// would lose that session and fail as a reused code. So the SDK's own retries are off for this
+/// call, and it is sent again only when STS certainly issued nothing: the connection was never
+/// made, or STS answered that it is throttling.
 pub async fn call(client: &Client, req: &Request<'_>) -> Result<SessionCredentials> {
     let duration =
         i32::try_from(req.settings.duration_seconds).expect("validated to at most 129600");
-    let answer = client
-        .get_session_token()
-        .serial_number(req.settings.serial.as_str())
-        .token_code(req.code.expose())
-        .duration_seconds(duration)
-        .send()
-        .await;
     let failing = Failing {
         operation: "GetSessionToken",
         target: &req.settings.sts,
@@ -285,10 +286,61 @@ pub async fn call(client: &Client, req: &Request<'_>) -> Result<SessionCredentia
             req.code.expose(),
         ],
     };
-    match answer {
-        Ok(out) => credentials(out.credentials(), &failing),
-        Err(e) => Err(failing.error(e)),
+    let mut attempt = 1;
+    loop {
+        let answer = client
+            .get_session_token()
+            .serial_number(req.settings.serial.as_str())
+            .token_code(req.code.expose())
+            .duration_seconds(duration)
+            .customize()
+            .config_override(
+                aws_sdk_sts::Config::builder()
+                    .retry_config(RetryConfig::standard().with_max_attempts(1)),
+            )
+            .send()
+            .await;
+        match answer {
+            Ok(out) => return credentials(out.credentials(), &failing),
+            Err(e) if attempt < MAX_ATTEMPTS && issued_nothing(&e) => {
+                tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(failing.error(e)),
+        }
     }
+}
+
+/// Whether a failed call certainly made STS issue nothing, so that what it carried (a one-time
+/// code) may be sent again.
+fn issued_nothing<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    match e {
+        SdkError::ServiceError(se) => matches!(
+            se.err().code(),
+            Some("Throttling" | "ThrottlingException" | "RequestLimitExceeded")
+        ),
+        SdkError::DispatchFailure(f) => f.as_connector_error().is_some_and(|c| never_connected(c)),
+        _ => false,
+    }
+}
+
+/// A connector failure before any byte of the request could be sent: the name did not resolve,
+/// the connection was refused or unreachable, or connecting timed out.
+fn never_connected(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        let connect = err
+            .downcast_ref::<hyper_util::client::legacy::Error>()
+            .is_some_and(|h| h.is_connect());
+        if connect
+            || err.downcast_ref::<ResolveDnsError>().is_some()
+            || err.to_string().starts_with("HTTP connect timeout")
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 /// One `AssumeRole` on `client`, with STS errors mapped to what the user should do.

@@ -96,23 +96,49 @@ fn a_just_used_code_is_not_sent_again() {
     assert_eq!(sts.requests(), [CODE, "135791"]);
 }
 
+/// A code is sent to STS once: after a 5xx or a timed-out attempt STS may already have issued
+/// a session for it, and a second copy would be refused as a reused code. Only a throttling
+/// answer (nothing issued) is tried again, a bounded number of times.
 #[test]
-fn throttling_and_server_errors_are_retried_a_bounded_number_of_times() {
+fn a_code_reaches_sts_once_unless_sts_issued_nothing() {
     let _k = shared();
     let dir = tempfile::tempdir().unwrap();
     let sts = StandIn::start(dir.path());
     let bed = bed("retry", &sts);
     bed.run(&["--token-code", "500500"], None)
         .fails_with("InternalFailure: internal failure; STS failed on its side");
-    assert_eq!(sts.requests().len(), 3, "3 attempts: {:?}", sts.requests());
+    assert_eq!(
+        sts.requests(),
+        ["500500"],
+        "a 5xx is not retried with the code"
+    );
     bed.run(&["--token-code", "429429"], None)
         .fails_with("Throttling: Rate exceeded; STS is throttling requests");
     assert_eq!(
         sts.requests().len(),
-        6,
-        "3 more attempts: {:?}",
+        1 + 3,
+        "throttling: 3 attempts: {:?}",
         sts.requests()
     );
+
+    // An answer that comes after the attempt timed out: the code was sent once.
+    let slow = Bed::new(Keyring::Keyutils, "retry-slow", &sts.url);
+    slow.append_config("mfa_env_sts_timeout_seconds = 1\n");
+    let started = Instant::now();
+    slow.run(&["--token-code", "666000"], None)
+        .fails_with("could not reach STS");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(3500));
+    let sent: Vec<String> = sts
+        .requests()
+        .into_iter()
+        .filter(|c| c == "666000")
+        .collect();
+    assert_eq!(sent, ["666000"], "the timed-out request was not sent again");
 }
 
 #[test]
@@ -154,4 +180,29 @@ fn clock_skew_is_named_as_the_cause() {
         "{}",
         out.stderr
     );
+}
+
+/// A connection that could not be made carried nothing to STS: it is tried again (3 attempts).
+#[test]
+fn a_refused_connection_is_tried_again() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let bed = Bed::new(
+        Keyring::Keyutils,
+        "refused",
+        &format!("http://127.0.0.1:{port}"),
+    );
+    let trace = dir.path().join("trace");
+    let mut cmd = std::process::Command::new(system_bin("strace"));
+    cmd.args(["-f", "-e", "trace=connect", "-o"])
+        .arg(&trace)
+        .args([BIN, "--token-code", "135790", "--profile", &bed.profile]);
+    bed.run_cmd(cmd, None).fails_with("could not reach STS");
+    let trace = std::fs::read_to_string(trace).unwrap();
+    let tries = trace
+        .lines()
+        .filter(|l| l.contains(&format!("sin_port=htons({port})")))
+        .count();
+    assert_eq!(tries, 3, "{trace}");
 }
