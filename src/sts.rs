@@ -82,10 +82,33 @@ impl Fetched {
 }
 
 /// A single-threaded runtime for one call: nothing runs beside it, so threads would only cost.
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
+/// It is shut down without waiting: a name lookup runs on a blocking thread that cannot be
+/// cancelled, and a runtime that waited for it on drop would outlast every time-out while the
+/// resolver hangs. The process exits soon after, which ends that thread.
+pub struct Runtime(Option<tokio::runtime::Runtime>);
+
+impl Runtime {
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.0
+            .as_ref()
+            .expect("present until dropped")
+            .block_on(future)
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+pub fn runtime() -> Result<Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
+        .map(|r| Runtime(Some(r)))
         .map_err(Error::Runtime)
 }
 

@@ -299,6 +299,96 @@ fn add_refuses_a_keyring_that_does_not_survive_a_reboot() {
     assert_eq!(trip.connections(), 0);
 }
 
+/// Runs `steps` (bash; `step NAME [VAR=value…] COMMAND…` records a command's result) where STS
+/// is reached by its host names over TLS (`tests/fixtures/sts-by-name.sh`), with `w` as HOME
+/// and its `config` and `credentials`; returns how to read a step's result.
+fn in_private_network(w: &std::path::Path, steps: &str) -> impl Fn(&str) -> Out {
+    let out_dir = w.join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let script = format!(
+        r#"step() {{ local name=$1; shift; local t0=$(date +%s%N); env "$@" >"$OUT/$name.out" 2>"$OUT/$name.err" </dev/null; echo $? >"$OUT/$name.rc"; echo $(( ($(date +%s%N) - t0) / 1000000 )) >"$OUT/$name.ms"; }}
+{steps}"#
+    );
+    let mut cmd = Command::new(system_bin("unshare"));
+    cmd.args(["--user", "--map-root-user", "--net", "--mount"])
+        .arg(repo().join("tests/fixtures/sts-by-name.sh"))
+        .args(["setsid", "bash", "-c", &script]);
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("HOME", w)
+        .env("WORK", w)
+        .env("OUT", &out_dir)
+        .env("BIN", BIN)
+        .env("AWS", venv_bin("aws"))
+        .env("AWS_CONFIG_FILE", w.join("config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", w.join("credentials"))
+        .env("AWS_STS_REGIONAL_ENDPOINTS", "regional")
+        .env("XDG_CACHE_HOME", w.join("cache"))
+        .env("MFA_ENV_KEYRING", "keyutils")
+        .stdin(Stdio::null());
+    let ran = cmd.output().unwrap();
+    assert!(
+        ran.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    move |name: &str| {
+        let f = |ext| {
+            std::fs::read_to_string(out_dir.join(format!("{name}.{ext}"))).unwrap_or_default()
+        };
+        Out {
+            code: f("rc").trim().parse().ok(),
+            stdout: f("out"),
+            stderr: f("err"),
+        }
+    }
+}
+
+/// The time bounds hold for an endpoint given by host name: one that accepts the connection
+/// and never answers (the attempt's time-out, no second copy of the code), and one whose name
+/// the resolver never answers for (the connect time-out per attempt; the process does not wait
+/// for the blocked lookup when it gives up).
+#[test]
+fn bounded_when_the_endpoint_is_silent_or_its_name_hangs() {
+    let _k = shared();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    std::fs::write(
+        w.join("config"),
+        "[profile slow]\nmfa_serial = arn:aws:iam::123456789012:mfa/slow\nmfa_env_source_profile = base\nmfa_env_sts_timeout_seconds = 1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        w.join("credentials"),
+        format!("[base]\naws_access_key_id = {LT_KEY_ID}\naws_secret_access_key = {LT_SECRET}\n"),
+    )
+    .unwrap();
+    let steps = r#"
+        step silent AWS_ENDPOINT_URL_STS=http://sts-silent.example.test:8443 "$BIN" -p slow --format process --token-code 111111
+        step hang AWS_ENDPOINT_URL_STS=http://sts-hang.example.test:8443 "$BIN" -p slow --format process --token-code 222222
+    "#;
+    let step = in_private_network(w, steps);
+    let ms = |name: &str| -> u64 {
+        std::fs::read_to_string(w.join("out").join(format!("{name}.ms")))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    step("silent").fails_with("could not reach STS at http://sts-silent.example.test:8443");
+    assert!(
+        ms("silent") < 3000,
+        "a silent endpoint took {} ms",
+        ms("silent")
+    );
+    step("hang").fails_with("could not reach STS at http://sts-hang.example.test:8443");
+    assert!(
+        ms("hang") < 10_000,
+        "a name that never resolves took {} ms (the resolver waits 20 s)",
+        ms("hang")
+    );
+}
+
 /// STS the default way: no endpoint override, host names resolved through /etc/hosts, TLS
 /// checked against a CA. One session serves every region of its partition (mfa-env and the
 /// AWS CLI in two regions: one GetSessionToken); FIPS is a scope of its own; dual-stack,
@@ -325,7 +415,6 @@ fn sts_by_host_name_over_tls_one_session_per_partition() {
     )
     .unwrap();
     let steps = r#"
-        step() { local name=$1; shift; env "$@" >"$OUT/$name.out" 2>"$OUT/$name.err" </dev/null; echo $? >"$OUT/$name.rc"; }
         step warm "$BIN" -p std --format process --token-code 111111
         step eu AWS_REGION=eu-west-1 "$BIN" -p std --format process
         step cli-us AWS_PROFILE=std AWS_DEFAULT_REGION=us-east-1 "$AWS" sts get-caller-identity --output text --query Arn
@@ -341,41 +430,7 @@ fn sts_by_host_name_over_tls_one_session_per_partition() {
         step fips-override AWS_USE_FIPS_ENDPOINT=true AWS_ENDPOINT_URL_STS=https://sts.eu-west-1.amazonaws.com "$BIN" -p std --format process
         step bad-flag AWS_USE_FIPS_ENDPOINT=yes "$BIN" -p std --format process
     "#;
-    let out_dir = w.join("out");
-    std::fs::create_dir(&out_dir).unwrap();
-    let mut cmd = Command::new(system_bin("unshare"));
-    cmd.args(["--user", "--map-root-user", "--net", "--mount"])
-        .arg(repo().join("tests/fixtures/sts-by-name.sh"))
-        .args(["setsid", "bash", "-c", steps]);
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap())
-        .env("HOME", w)
-        .env("WORK", w)
-        .env("OUT", &out_dir)
-        .env("BIN", BIN)
-        .env("AWS", venv_bin("aws"))
-        .env("AWS_CONFIG_FILE", w.join("config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", w.join("credentials"))
-        .env("AWS_STS_REGIONAL_ENDPOINTS", "regional")
-        .env("XDG_CACHE_HOME", w.join("cache"))
-        .env("MFA_ENV_KEYRING", "keyutils")
-        .stdin(Stdio::null());
-    let ran = cmd.output().unwrap();
-    assert!(
-        ran.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ran.stderr)
-    );
-    let step = |name: &str| {
-        let f = |ext| {
-            std::fs::read_to_string(out_dir.join(format!("{name}.{ext}"))).unwrap_or_default()
-        };
-        Out {
-            code: f("rc").trim().parse().ok(),
-            stdout: f("out"),
-            stderr: f("err"),
-        }
-    };
+    let step = in_private_network(w, steps);
     let log = std::fs::read_to_string(w.join("standin.log")).unwrap();
     let hosts = |action: &str| -> Vec<String> {
         log.lines()
@@ -566,7 +621,9 @@ fn first_calls_at_once_make_one_vault() {
     bed.set_env("P", &profile);
     bed.set_env("D", dir.path().to_str().unwrap());
     let mut cmd = Command::new(system_bin("unshare"));
-    cmd.args(["--user", "--map-current-user", "bash", "-c", script]);
+    // A login of its own in the new namespace, as in `in_private_network`.
+    cmd.args(["--user", "--map-current-user", "keyctl", "session", "-"])
+        .args(["bash", "-c", script]);
     let out = bed.run_cmd(cmd, None);
     out.ok();
     let errors: String = (0..32)
