@@ -1,7 +1,11 @@
 //! Replacing a user's file (the AWS config and credentials files) so that a reader never sees
 //! half of it and a failure leaves the old one: the new text goes to a temporary file in the same
 //! directory, which is renamed over the old. Permissions are kept (0600 for a new file, in a
-//! 0700 directory), and the old text can be kept beside it first as a backup.
+//! 0700 directory), and a backup can be kept beside it first: readable by the user alone, under a
+//! name no other run has taken.
+//!
+//! A file that is a symlink (dotfiles kept in a repository) is replaced where it really is: the
+//! link stays a link, and its target gets the new text.
 
 use std::fs::File;
 use std::io::Write;
@@ -22,23 +26,26 @@ pub fn read_or_empty(path: &Path) -> Result<String> {
     }
 }
 
-/// Writes `new` in place of the file whose text was `old`; with `backup`, `old` is first kept
-/// as `<path>.mfa-env-backup-<UTC time>`, whose path is returned.
-pub fn replace(path: &Path, old: &str, new: &str, backup: bool) -> Result<Option<PathBuf>> {
+/// Writes `new` in place of the file `path` (whose text was `old`). With `backup`, that text is
+/// first kept as `<path>.mfa-env-backup-<UTC time>[-N]`, mode 0600, whose path is returned: it
+/// is the old text, or what the caller may keep of it (never keys that are being moved out).
+pub fn replace(path: &Path, new: &str, backup: Option<&str>) -> Result<Option<PathBuf>> {
     let write_error = |p: &Path, e: std::io::Error| Error::Write {
         path: p.to_owned(),
         why: e.to_string(),
     };
+    let target = real_path(path).map_err(|e| write_error(path, e))?;
+    let path = target.as_path();
     let dir = path.parent().unwrap_or(Path::new("."));
     if !dir.exists() {
         crate::private_files::create_dir(dir).map_err(|e| write_error(dir, e))?;
     }
     let mode = perms::of(path);
     let mut kept = None;
-    if backup && path.exists() {
-        let stamp = clock::now().format("%Y%m%dT%H%M%SZ");
-        let b = PathBuf::from(format!("{}.mfa-env-backup-{stamp}", path.display()));
-        write_new(&b, mode, old).map_err(|e| write_error(&b, e))?;
+    if let Some(old) = backup
+        && path.exists()
+    {
+        let b = new_backup(path, old).map_err(|e| write_error(path, e))?;
         kept = Some(b);
     }
     let tmp = PathBuf::from(format!(
@@ -52,6 +59,54 @@ pub fn replace(path: &Path, old: &str, new: &str, backup: bool) -> Result<Option
         return Err(write_error(path, e));
     }
     Ok(kept)
+}
+
+/// Where `path` really is: a symlink (or a chain of them) followed to its target, relative
+/// links resolved against the link's own directory. A missing file is its own path.
+fn real_path(path: &Path) -> std::io::Result<PathBuf> {
+    let mut current = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&current) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let link = std::fs::read_link(&current)?;
+                current = match current.parent() {
+                    Some(dir) if link.is_relative() => dir.join(link),
+                    _ => link,
+                };
+            }
+            Ok(_) => return Ok(tidy(current)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(tidy(current)),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other("too many levels of symbolic links"))
+}
+
+/// `path` with its directory written without `..` (for messages), where that directory exists.
+fn tidy(path: PathBuf) -> PathBuf {
+    match (path.parent().map(Path::canonicalize), path.file_name()) {
+        (Some(Ok(dir)), Some(name)) => dir.join(name),
+        _ => path,
+    }
+}
+
+/// Writes `text` to a backup file beside `path` that did not exist before, mode 0600: two runs
+/// in the same second each get their own.
+fn new_backup(path: &Path, text: &str) -> std::io::Result<PathBuf> {
+    let stamp = clock::now().format("%Y%m%dT%H%M%SZ");
+    for n in 1..1000 {
+        let suffix = if n == 1 {
+            String::new()
+        } else {
+            format!("-{n}")
+        };
+        let b = PathBuf::from(format!("{}.mfa-env-backup-{stamp}{suffix}", path.display()));
+        match write_new(&b, 0o600, text) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            other => return other.map(|()| b),
+        }
+    }
+    Err(std::io::Error::other("no free backup name"))
 }
 
 /// Creates `path` (which must not exist) with `mode` and `text`, on disk before it returns.
@@ -111,7 +166,7 @@ mod tests {
         let path = dir.path().join("sub/config");
         assert_eq!(read_or_empty(&path).unwrap(), "");
         assert_eq!(
-            replace(&path, "", "one\n", true).unwrap(),
+            replace(&path, "one\n", Some("")).unwrap(),
             None,
             "nothing to back up"
         );
@@ -119,14 +174,57 @@ mod tests {
         assert_eq!(mode(&path), 0o600);
         assert_eq!(mode(path.parent().unwrap()), 0o700);
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
-        let backup = replace(&path, "one\n", "two\n", true).unwrap().unwrap();
+        let backup = replace(&path, "two\n", Some("one\n")).unwrap().unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "two\n");
         assert_eq!(std::fs::read_to_string(&backup).unwrap(), "one\n");
-        assert_eq!((mode(&path), mode(&backup)), (0o640, 0o640));
+        assert_eq!(
+            (mode(&path), mode(&backup)),
+            (0o640, 0o600),
+            "the file keeps its mode; the backup is the user's alone"
+        );
         let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 2, "no temporary file left: {names:?}");
+    }
+
+    #[test]
+    fn backups_in_the_same_second_do_not_collide() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(&path, "zero\n").unwrap();
+        let a = replace(&path, "one\n", Some("zero\n")).unwrap().unwrap();
+        let b = replace(&path, "two\n", Some("one\n")).unwrap().unwrap();
+        let c = replace(&path, "three\n", Some("two\n")).unwrap().unwrap();
+        assert!(a != b && b != c && a != c);
+        assert_eq!(std::fs::read_to_string(&c).unwrap(), "two\n");
+    }
+
+    #[test]
+    fn a_symlinked_file_is_replaced_at_its_target_and_stays_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let dotfiles = dir.path().join("dotfiles");
+        std::fs::create_dir(&dotfiles).unwrap();
+        std::fs::write(dotfiles.join("aws-config"), "old\n").unwrap();
+        let home = dir.path().join("home/.aws");
+        std::fs::create_dir_all(&home).unwrap();
+        let link = home.join("config");
+        std::os::unix::fs::symlink("../../dotfiles/aws-config", &link).unwrap();
+        let backup = replace(&link, "new\n", Some("old\n")).unwrap().unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(
+            std::fs::read_to_string(dotfiles.join("aws-config")).unwrap(),
+            "new\n"
+        );
+        assert!(
+            backup.starts_with(&dotfiles),
+            "the backup is beside the real file: {backup:?}"
+        );
     }
 }

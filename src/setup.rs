@@ -121,6 +121,12 @@ pub fn run(global: &Global, args: &SetupArgs) -> Result<()> {
         Some(from) if from != profile => remove_keys(&new_config, Kind::Config, from)?,
         _ => new_config,
     };
+    // The config file's backup keeps everything but the keys that move into the keyring: a
+    // copy of them in a plain file would undo the move.
+    let config_backup = match moved {
+        Some(from) => Zeroizing::new(remove_keys(&config_text, Kind::Config, from)?),
+        None => Zeroizing::new(config_text.clone()),
+    };
 
     let diff = diff(&config_path, &config_text, &new_config)
         + &diff(&credentials_path, &credentials_text, &new_credentials);
@@ -170,8 +176,8 @@ pub fn run(global: &Global, args: &SetupArgs) -> Result<()> {
         );
     }
     if new_config != config_text {
-        let backup =
-            file_replace::replace(&config_path, &config_text, &new_config, true).map_err(|e| {
+        let backup = file_replace::replace(&config_path, &new_config, Some(&config_backup))
+            .map_err(|e| {
                 fail(format!(
                     "{e}{}",
                     if plan.to_store().is_some() {
@@ -193,7 +199,7 @@ pub fn run(global: &Global, args: &SetupArgs) -> Result<()> {
         && new_credentials != credentials_text
     {
         // No backup: it would keep the very keys being moved out of plain files.
-        file_replace::replace(&credentials_path, &credentials_text, &new_credentials, false)
+        file_replace::replace(&credentials_path, &new_credentials, None)
             .map_err(|e| fail(format!("{e}; the key is in the keyring and the profile written, but the plaintext keys of '{from}' are still in the file")))?;
         eprintln!(
             "mfa-env: removed the plaintext keys of '{from}' from {}",

@@ -596,3 +596,99 @@ fn setup_keeps_the_keys_where_a_reboot_cannot_lose_them() {
         doctor.stdout
     );
 }
+
+/// Dotfiles kept in a repository: the config and credentials files are symlinks. Setup edits
+/// their targets and leaves the links; the config's backup holds no moved key and is the
+/// user's alone; a second setup in the same second gets a backup of its own.
+#[test]
+fn setup_edits_symlinked_files_where_they_are_and_backs_up_no_key() {
+    use std::os::unix::fs::PermissionsExt;
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let moto = Moto::start(dir.path());
+    let bed = Bed::new(Keyring::SecretService, "setup-links", &moto.url);
+    let p = bed.profile.clone();
+    let dotfiles = bed.dir.path().join("dotfiles");
+    std::fs::create_dir(&dotfiles).unwrap();
+    // The keys sit in the config file itself, in the profile being set up.
+    let config = format!(
+        "[profile {p}]\naws_access_key_id = {LT_KEY_ID}\naws_secret_access_key = {LT_SECRET}\nregion = eu-west-1\n[profile {p}-two]\nregion = eu-west-1\n"
+    );
+    std::fs::write(dotfiles.join("config"), &config).unwrap();
+    std::fs::set_permissions(
+        dotfiles.join("config"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    std::fs::write(dotfiles.join("credentials"), "").unwrap();
+    for name in ["config", "credentials"] {
+        std::fs::remove_file(bed.dir.path().join(name)).ok();
+        std::os::unix::fs::symlink(format!("dotfiles/{name}"), bed.dir.path().join(name)).unwrap();
+    }
+    // Another run's backups of this second and the next are there already.
+    let now = mfa_env::clock::now();
+    for s in 0..3 {
+        let stamp = (now + chrono::TimeDelta::seconds(s)).format("%Y%m%dT%H%M%SZ");
+        std::fs::write(
+            dotfiles.join(format!("config.mfa-env-backup-{stamp}")),
+            "older",
+        )
+        .unwrap();
+    }
+
+    setup(
+        &bed,
+        &["--serial", &bed.serial, "--move-keys", "--yes"],
+        None,
+    )
+    .ok();
+    let mut two = Command::new(BIN);
+    two.args([
+        "setup",
+        "-p",
+        &format!("{p}-two"),
+        "--serial",
+        &bed.serial,
+        "--key-stdin",
+        "--yes",
+    ]);
+    bed.run_cmd(two, Some(&format!("{LT_KEY_ID}\n{LT_SECRET}\n")))
+        .ok();
+
+    for name in ["config", "credentials"] {
+        let link = bed.dir.path().join(name);
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink(),
+            "{name} is still a link"
+        );
+    }
+    let written = read(&dotfiles.join("config"));
+    assert!(
+        written.contains(&format!(
+            "credential_process = {BIN} --format process --profile {p}\n"
+        )),
+        "{written}"
+    );
+    assert!(
+        written.contains(&format!("--profile {p}-two\n")),
+        "{written}"
+    );
+    assert_no_secret(&written, &[LT_KEY_ID, LT_SECRET], "the config file");
+    let ours: Vec<_> = std::fs::read_dir(&dotfiles)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|b| b.to_string_lossy().contains(".mfa-env-backup-") && read(b) != "older")
+        .collect();
+    assert_eq!(ours.len(), 2, "one backup per run: {ours:?}");
+    for b in &ours {
+        assert_no_secret(&read(b), &[LT_KEY_ID, LT_SECRET], "a backup");
+        assert_eq!(
+            std::fs::metadata(b).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "{b:?}"
+        );
+    }
+}
