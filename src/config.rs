@@ -199,6 +199,53 @@ pub fn parse_texts(config: &str, credentials: &str) -> Result<ProfileSet> {
     profile_set(&env, &fs, "default")
 }
 
+/// The keys of a profile that decide what mfa-env and the SDKs do with it.
+const MEANINGFUL_KEYS: &[&str] = &[
+    "credential_process",
+    "mfa_serial",
+    "duration_seconds",
+    "region",
+    "mfa_process",
+    "role_arn",
+    "source_profile",
+    "credential_source",
+    "external_id",
+    "role_session_name",
+    "endpoint_url",
+    "use_fips_endpoint",
+    "use_dualstack_endpoint",
+    "mfa_env_source_profile",
+    "mfa_env_min_remaining_seconds",
+    "mfa_env_lock_timeout_seconds",
+    "mfa_env_sts_timeout_seconds",
+    "mfa_env_mfa_process_timeout_seconds",
+];
+
+/// The keys that `[profile]` of the credentials file sets differently from `[profile profile]`
+/// of the config file: the SDKs merge the two, the credentials file winning, so each such key
+/// silently overrides what the config file says. (key, config's value, credentials' value)
+pub fn shadowed(
+    config: &str,
+    credentials: &str,
+    profile: &str,
+) -> Result<Vec<(&'static str, String, String)>> {
+    let from_config = parse_texts(config, "")?;
+    let from_credentials = parse_texts("", credentials)?;
+    let (Some(c), Some(k)) = (
+        from_config.get_profile(profile),
+        from_credentials.get_profile(profile),
+    ) else {
+        return Ok(Vec::new());
+    };
+    Ok(MEANINGFUL_KEYS
+        .iter()
+        .filter_map(|key| {
+            let (value, over) = (c.get(key)?, k.get(key)?);
+            (over != value).then(|| (*key, value.to_owned(), over.to_owned()))
+        })
+        .collect())
+}
+
 /// Where `setup` calls STS and IAM for `profile`, which need not exist yet: its settings where
 /// it does, else the environment's.
 pub fn setup_endpoints(profile: &str) -> Result<crate::iam::Endpoints> {

@@ -44,13 +44,19 @@ pub fn run(global: &Global, offline: bool) -> Vec<Check> {
         )),
         Ok(f) => {
             out.push(check("config", Level::Ok, format!("profile '{profile}' found in {}", f.files)));
-            out.push(match &f.credential_process {
-                Some(c) if c.contains("mfa-env") => check("credential_process", Level::Ok, format!("the AWS CLI and SDKs run: {c}")),
-                Some(c) => check("credential_process", Level::Note, format!("credential_process runs something else: {c}")),
-                None => check("credential_process", Level::Note, format!("none: the AWS CLI and SDKs will not call mfa-env for '{profile}'; add `credential_process = mfa-env --format process --profile {profile}`")),
-            });
+            out.push(credential_process(profile, f));
             if f.static_keys {
                 out.push(check("static keys", Level::Problem, format!("profile '{profile}' has aws_access_key_id: SDKs use those keys and never call credential_process; store them with `mfa-env add -p {profile}` and delete them from the file")));
+            }
+            let (config_path, credentials_path) = config::file_paths();
+            let read = |p: &std::path::Path| crate::file_replace::read_or_empty(p).unwrap_or_default();
+            if let Ok(shadows) = config::shadowed(&read(&config_path), &read(&credentials_path), profile) {
+                for (key, value, over) in shadows {
+                    out.push(check("shadowed", Level::Problem, format!(
+                        "[{profile}] in {} sets {key} = {over}, which every SDK takes over {key} = {value} of [profile {profile}] in {}; remove it from {}",
+                        credentials_path.display(), config_path.display(), credentials_path.display()
+                    )));
+                }
             }
             if f.misplaced_role_arn() {
                 out.push(check("role_arn", Level::Problem, format!("profile '{profile}' has role_arn, which wins over credential_process in every SDK; put the role in a second profile with `source_profile = {profile}`")));
@@ -155,6 +161,64 @@ pub fn run(global: &Global, offline: bool) -> Vec<Check> {
         out.push(clock_skew(&settings.sts, offline));
     }
     out
+}
+
+/// What the SDKs run for the profile. A role profile needs no `credential_process` (the SDKs
+/// assume its role with `source_profile`'s credentials, and `role_arn` would win anyway); an
+/// mfa-env line must ask for this very profile, or every SDK gets another profile's session.
+fn credential_process(profile: &str, f: &config::Facts) -> Check {
+    let line = match &f.credential_process {
+        None if f.role_arn && !f.mfa_serial => {
+            return check(
+                "credential_process",
+                Level::Ok,
+                "none needed: a role profile, which the SDKs assume themselves with source_profile's credentials",
+            );
+        }
+        None => {
+            return check(
+                "credential_process",
+                Level::Note,
+                format!(
+                    "none: the AWS CLI and SDKs will not call mfa-env for '{profile}'; add `credential_process = mfa-env --format process --profile {profile}`"
+                ),
+            );
+        }
+        Some(c) if !c.contains("mfa-env") => {
+            return check(
+                "credential_process",
+                Level::Note,
+                format!("credential_process runs something else: {c}"),
+            );
+        }
+        Some(c) => c,
+    };
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let named = words.iter().enumerate().find_map(|(i, w)| match *w {
+        "-p" | "--profile" => words.get(i + 1).copied(),
+        w => w.strip_prefix("--profile="),
+    });
+    match named {
+        Some(p) if p.trim_matches(['"', '\'']) == profile => check(
+            "credential_process",
+            Level::Ok,
+            format!("the AWS CLI and SDKs run: {line}"),
+        ),
+        Some(other) => check(
+            "credential_process",
+            Level::Problem,
+            format!(
+                "the line asks mfa-env for profile {other}, not '{profile}': every SDK reading '{profile}' gets {other}'s session; use --profile {profile}"
+            ),
+        ),
+        None => check(
+            "credential_process",
+            Level::Problem,
+            format!(
+                "the line names no --profile, so mfa-env takes AWS_PROFILE or 'default', not always '{profile}'; add --profile {profile}"
+            ),
+        ),
+    }
 }
 
 /// Where the long-term key is, and whether it is still there after a reboot: a key kept only in

@@ -121,6 +121,23 @@ pub fn run(global: &Global, args: &SetupArgs) -> Result<()> {
         Some(from) if from != profile => remove_keys(&new_config, Kind::Config, from)?,
         _ => new_config,
     };
+    // The SDKs merge [profile] of the credentials file over the config file's: a key there that
+    // differs from what setup writes would win, and the profile would not be what it says.
+    let shadows = config::shadowed(&new_config, &new_credentials, &profile)?;
+    if !shadows.is_empty() {
+        let keys: Vec<String> = shadows
+            .iter()
+            .map(|(key, _, over)| format!("{key} = {over}"))
+            .collect();
+        return Err(fail(format!(
+            "[{profile}] in {} sets {}, which every SDK takes over [profile {profile}] in {}; remove {} from {} and run setup again",
+            credentials_path.display(),
+            keys.join(", "),
+            config_path.display(),
+            if shadows.len() == 1 { "it" } else { "them" },
+            credentials_path.display()
+        )));
+    }
     // The config file's backup keeps everything but the keys that move into the keyring: a
     // copy of them in a plain file would undo the move.
     let config_backup = match moved {

@@ -258,3 +258,62 @@ fn doctor_compares_the_clock_with_sts() {
     bed.run(&["doctor", "--offline"], None).ok();
     assert_eq!(trip.connections(), before, "--offline calls nothing");
 }
+
+/// The credential_process line must ask for the profile itself; a role profile needs none; a
+/// `[profile]` section of the credentials file that overrides the config file's is named.
+#[test]
+fn doctor_checks_the_line_the_sdks_run_and_the_merged_files() {
+    let bed = Bed::new(Keyring::Keyutils, "doctor-line", "http://127.0.0.1:9");
+    let p = bed.profile.clone();
+    let line = |config_extra: &str| {
+        bed.write_config(&format!(
+            "mfa_serial = {}\nmfa_env_source_profile = {p}-base\n{config_extra}",
+            bed.serial
+        ));
+        bed.run(&["doctor", "--offline"], None).stdout
+    };
+    let out = line("credential_process = mfa-env --format process --profile other\n");
+    assert!(
+        out.contains("PROBLEM  credential_process: the line asks mfa-env for profile other, not"),
+        "{out}"
+    );
+    let out = line("credential_process = mfa-env --format process\n");
+    assert!(
+        out.contains("PROBLEM  credential_process: the line names no --profile"),
+        "{out}"
+    );
+    let out = line(&format!(
+        "credential_process = mfa-env --format process --profile {p}\n"
+    ));
+    assert!(out.contains("ok       credential_process: "), "{out}");
+
+    // A [profile] section in the credentials file wins over the config file's, key by key.
+    let mut creds = std::fs::read_to_string(bed.credentials_path()).unwrap();
+    creds.push_str(&format!(
+        "[{p}]\nmfa_serial = arn:aws:iam::123456789012:mfa/elsewhere\n"
+    ));
+    std::fs::write(bed.credentials_path(), creds).unwrap();
+    let out = line(&format!(
+        "credential_process = mfa-env --format process --profile {p}\n"
+    ));
+    assert!(
+        out.contains(&format!(
+            "PROBLEM  shadowed: [{p}] in {} sets mfa_serial = arn:aws:iam::123456789012:mfa/elsewhere, which every SDK takes over mfa_serial = {}",
+            bed.credentials_path().display(),
+            bed.serial
+        )),
+        "{out}"
+    );
+
+    // A role profile: no credential_process is right.
+    bed.append_config(&format!(
+        "[profile {p}-role]\nrole_arn = arn:aws:iam::123456789012:role/R\nsource_profile = {p}\n"
+    ));
+    let mut cmd = Command::new(BIN);
+    cmd.args(["doctor", "--offline", "-p", &format!("{p}-role")]);
+    let out = bed.run_cmd(cmd, None).stdout;
+    assert!(
+        out.contains("ok       credential_process: none needed: a role profile"),
+        "{out}"
+    );
+}

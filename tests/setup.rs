@@ -692,3 +692,32 @@ fn setup_edits_symlinked_files_where_they_are_and_backs_up_no_key() {
         );
     }
 }
+
+/// A `[profile]` section of the credentials file overrides the config file's in every SDK:
+/// setup refuses to write a profile that such a section would change, and changes nothing.
+#[test]
+fn setup_refuses_a_profile_the_credentials_file_overrides() {
+    let _k = shared();
+    let trip = Tripwire::new();
+    let bed = Bed::new(Keyring::SecretService, "setup-shadow", &trip.url);
+    let p = bed.profile.clone();
+    let config = messy_config(&p);
+    let credentials = format!(
+        "{}[{p}]\ncredential_process = /usr/local/bin/other-helper\n",
+        credentials_with_old_keys(&p)
+    );
+    write_files(&bed, &config, &credentials);
+    setup(
+        &bed,
+        &["--serial", &bed.serial, "--key-from", &format!("{p}-old"), "--yes"],
+        None,
+    )
+    .fails_with(&format!(
+        "[{p}] in {} sets credential_process = /usr/local/bin/other-helper, which every SDK takes over [profile {p}]",
+        bed.credentials_path().display()
+    ));
+    assert_eq!(read(&bed.config_path()), config);
+    assert_eq!(read(&bed.credentials_path()), credentials);
+    assert!(backups(&bed).is_empty());
+    assert_eq!(trip.connections(), 0);
+}
