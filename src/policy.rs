@@ -136,10 +136,9 @@ fn session_token_reachable(name: &str, st: &Value) -> Option<Finding> {
         }
     };
     let covers = |actions: &[String]| {
-        actions.iter().any(|a| {
-            let a = a.to_ascii_lowercase();
-            a == "*" || a == "sts:*" || a == "sts:getsessiontoken" || a == "sts:get*"
-        })
+        actions
+            .iter()
+            .any(|a| iam_matches(a, "sts:GetSessionToken"))
     };
     let blocked = match (listed("NotAction"), listed("Action")) {
         (Some(not), _) => !covers(&not),
@@ -153,9 +152,66 @@ fn session_token_reachable(name: &str, st: &Value) -> Option<Finding> {
     })
 }
 
+/// Whether an IAM action pattern names `action`, as IAM matches them: case-insensitive, `*`
+/// for any run of characters (also across the `:`), `?` for one.
+fn iam_matches(pattern: &str, action: &str) -> bool {
+    let p: Vec<u8> = pattern
+        .trim()
+        .bytes()
+        .map(|b| b.to_ascii_lowercase())
+        .collect();
+    let a: Vec<u8> = action.bytes().map(|b| b.to_ascii_lowercase()).collect();
+    // Iterative wildcard matching: on a mismatch, let the last `*` take one more character.
+    let (mut i, mut j, mut star, mut mark) = (0, 0, None, 0);
+    while j < a.len() {
+        if i < p.len() && (p[i] == b'?' || p[i] == a[j]) {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == b'*' {
+            star = Some(i);
+            mark = j;
+            i += 1;
+        } else if let Some(s) = star {
+            i = s + 1;
+            mark += 1;
+            j = mark;
+        } else {
+            return false;
+        }
+    }
+    p[i..].iter().all(|&b| b == b'*')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn action_patterns_match_as_iam_matches_them() {
+        for yes in [
+            "*",
+            "*:*",
+            "sts:*",
+            "STS:GetSessionToken",
+            "sts:GetSession*",
+            "sts:Get*",
+            "sts:get?essionToken",
+            "s*:*token",
+            " sts:GetSessionToken ",
+        ] {
+            assert!(iam_matches(yes, "sts:GetSessionToken"), "{yes}");
+        }
+        for no in [
+            "sts:GetCallerIdentity",
+            "iam:*",
+            "sts:Get",
+            "sts:*Role",
+            "s3:*",
+            "sts:GetSessionTokens",
+        ] {
+            assert!(!iam_matches(no, "sts:GetSessionToken"), "{no}");
+        }
+    }
 
     fn levels(text: &str) -> Vec<Level> {
         explain(text).unwrap().iter().map(|f| f.level).collect()
@@ -177,6 +233,21 @@ mod tests {
             "GetSessionToken denied without MFA"
         );
         assert_eq!(levels(&deny("Null", "true", exempt)), [Level::Note]);
+        for wildcard in [r#"["sts:GetSession*"]"#, r#"["STS:get*"]"#, r#""*:*""#] {
+            assert_eq!(
+                levels(&deny("BoolIfExists", "false", wildcard)),
+                [Level::Ok],
+                "NotAction {wildcard} exempts GetSessionToken"
+            );
+        }
+        let deny_action = |action: &str| {
+            format!(
+                r#"{{"Statement":[{{"Effect":"Deny","Action":{action},"Resource":"*","Condition":{{"BoolIfExists":{{"aws:MultiFactorAuthPresent":"false"}}}}}}]}}"#
+            )
+        };
+        assert!(levels(&deny_action(r#""*:*""#)).contains(&Level::Problem));
+        assert!(levels(&deny_action(r#"["sts:Get*"]"#)).contains(&Level::Problem));
+        assert!(!levels(&deny_action(r#"["s3:*"]"#)).contains(&Level::Problem));
         let allow = |op: &str| {
             format!(
                 r#"{{"Effect":"Allow","Action":"s3:*","Resource":"*","Condition":{{"{op}":{{"aws:MultiFactorAuthPresent":true}}}}}}"#
