@@ -206,3 +206,35 @@ fn a_refused_connection_is_tried_again() {
         .count();
     assert_eq!(tries, 3, "{trace}");
 }
+
+/// A lock directory another user made first (a shared /tmp as XDG_RUNTIME_DIR) is refused with
+/// one clear line, and nothing is created through a link planted in it.
+#[test]
+fn a_lock_directory_of_another_user_is_refused() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let sts = StandIn::start(dir.path());
+    let mut bed = bed("foreign", &sts);
+    let shared_dir = std::path::Path::new("/var/tmp/mfa-env-test-foreign");
+    let lock_dir = shared_dir.join("mfa-env");
+    assert!(
+        lock_dir.is_dir(),
+        "{} is missing: run scripts/setup-test-env (scripts/test does)",
+        lock_dir.display()
+    );
+    let lock = lock_dir.join(format!(
+        "{}.lock",
+        mfa_env::private_files::file_name(&format!("session-{}-{}", bed.profile, bed.serial))
+    ));
+    let victim = dir.path().join("victim");
+    std::os::unix::fs::symlink(&victim, &lock).unwrap();
+    bed.set_env("XDG_RUNTIME_DIR", shared_dir.to_str().unwrap());
+    let out = bed.run(&["--format", "process", "--token-code", "135793"], None);
+    let _ = std::fs::remove_file(&lock);
+    out.fails_with("refusing to keep private files there: it belongs to uid");
+    assert!(!victim.exists(), "nothing was created through the link");
+    assert!(
+        sts.requests().is_empty(),
+        "refused before the code was spent"
+    );
+}
