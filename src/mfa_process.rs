@@ -22,8 +22,7 @@ pub fn run(settings: &Settings, command: &str) -> Result<Zeroizing<String>> {
     let mut cmd = shell(command);
     match tty::open() {
         Ok(tty) => {
-            let err = tty.try_clone().map(Stdio::from).unwrap_or(Stdio::inherit());
-            cmd.stdin(tty).stderr(err);
+            cmd.stdin(tty.input).stderr(tty.output);
         }
         Err(_) => {
             // No person to talk to: its messages go to our stderr, and in a process group of

@@ -4,7 +4,6 @@
 //! into the keyring (read back), then the config file (a backup first, written whole by rename),
 //! then the plaintext keys out of the credentials file.
 
-use std::fs::File;
 use std::path::Path;
 
 use secrecy::ExposeSecret;
@@ -585,7 +584,7 @@ fn redact(text: &str) -> Zeroizing<String> {
 
 /// Questions on the terminal, or their defaults when there is none or `--yes` was given.
 struct Asker {
-    tty: Option<File>,
+    tty: Option<tty::Tty>,
 }
 
 impl Asker {

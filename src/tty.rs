@@ -2,33 +2,55 @@
 //! stderr, which callers capture), and the one thing an interrupted prompt must put back. While
 //! a hidden prompt is open, SIGINT, SIGTERM, SIGHUP and SIGQUIT restore the terminal's settings
 //! (echo on again) and end the process with status 128+n before anything was sent or written.
+//!
+//! On Unix the terminal is `/dev/tty`; on Windows, which has none, the console: `CONIN$` and
+//! `CONOUT$`, which rpassword reads hidden input from as well (written, not built here).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 
 use zeroize::Zeroizing;
 
-/// The terminal, opened read-write. Fails at once where there is none (no controlling tty).
-pub fn open() -> std::io::Result<File> {
-    OpenOptions::new().read(true).write(true).open("/dev/tty")
+/// The terminal: where answers are read and questions written.
+pub struct Tty {
+    pub input: File,
+    pub output: File,
+}
+
+/// The terminal. Fails at once where there is none (no controlling tty, no console).
+#[cfg(unix)]
+pub fn open() -> std::io::Result<Tty> {
+    let tty = OpenOptions::new().read(true).write(true).open("/dev/tty")?;
+    Ok(Tty {
+        input: tty.try_clone()?,
+        output: tty,
+    })
+}
+
+#[cfg(windows)]
+pub fn open() -> std::io::Result<Tty> {
+    Ok(Tty {
+        input: OpenOptions::new().read(true).write(true).open("CONIN$")?,
+        output: OpenOptions::new().write(true).open("CONOUT$")?,
+    })
 }
 
 /// Writes a line to the terminal. Best effort: if the terminal is gone, the next prompt says so.
 pub fn tell(message: &str) {
-    if let Ok(mut tty) = OpenOptions::new().write(true).open("/dev/tty") {
-        let _ = writeln!(tty, "{message}");
+    if let Ok(mut tty) = open() {
+        let _ = writeln!(tty.output, "{message}");
     }
 }
 
 /// Asks `question` on the terminal and reads one visible line (trimmed); for answers that are
 /// not secret: a choice, a serial, a number.
-pub fn ask(tty: &File, question: &str) -> std::io::Result<String> {
+pub fn ask(tty: &Tty, question: &str) -> std::io::Result<String> {
     use std::io::BufRead;
-    let mut out = tty;
+    let mut out = &tty.output;
     out.write_all(question.as_bytes())?;
     out.flush()?;
     let mut line = String::new();
-    if std::io::BufReader::new(tty).read_line(&mut line)? == 0 {
+    if std::io::BufReader::new(&tty.input).read_line(&mut line)? == 0 {
         return Err(std::io::Error::new(
             std::io::ErrorKind::UnexpectedEof,
             "the terminal closed",
@@ -38,8 +60,8 @@ pub fn ask(tty: &File, question: &str) -> std::io::Result<String> {
 }
 
 /// Asks `question` on the terminal and reads the answer without echoing it.
-pub fn ask_hidden(tty: &File, question: &str) -> std::io::Result<Zeroizing<String>> {
-    let _restore = interrupt::RestoreOnSignal::arm(tty);
+pub fn ask_hidden(tty: &Tty, question: &str) -> std::io::Result<Zeroizing<String>> {
+    let _restore = interrupt::RestoreOnSignal::arm(&tty.input);
     rpassword::prompt_password(question).map(Zeroizing::new)
 }
 
