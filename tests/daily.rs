@@ -249,7 +249,14 @@ fn mfa_process_supplies_the_code() {
     let dir = tempfile::tempdir().unwrap();
     let standin = StandIn::start(dir.path());
     let bed = Bed::new(Keyring::Keyutils, "mfaproc", &standin.url);
-    bed.append_config(&format!("mfa_process = oathtool --totp -b {SEED}\n"));
+    // As the README shows it: the seed comes from a secret store on a pipe, never in an argv
+    // (which every local user can read in /proc/*/cmdline).
+    let seed_file = bed.dir.path().join("seed");
+    std::fs::write(&seed_file, SEED).unwrap();
+    bed.append_config(&format!(
+        "mfa_process = cat {} | oathtool --totp -b -\n",
+        seed_file.display()
+    ));
     let before = oathtool_now();
     bed.run(&["--format", "process"], None).ok();
     let after = oathtool_now();

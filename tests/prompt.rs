@@ -98,3 +98,35 @@ fn ctrl_c_at_the_prompt_restores_the_terminal_and_writes_nothing() {
     let rows = bed.run(&["status", "--json"], None).json();
     assert_eq!(rows, serde_json::json!([]), "nothing was cached");
 }
+
+/// A real caller on a terminal: the AWS CLI v1 runs the profile's credential_process with its
+/// stderr captured, and mfa-env still asks on the terminal, then the CLI's call succeeds.
+#[test]
+fn the_aws_cli_on_a_terminal_gets_the_prompt() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let moto = Moto::start(dir.path());
+    let mut bed = Bed::new(Keyring::Keyutils, "cli-prompt", &moto.url);
+    bed.append_config(&format!(
+        "credential_process = {BIN} --format process --profile {}\n",
+        bed.profile
+    ));
+    let profile = bed.profile.clone();
+    bed.set_env("AWS_PROFILE", &profile);
+    bed.set_env("AWS_DEFAULT_REGION", "us-east-1");
+    let mut cmd = std::process::Command::new(venv_bin("aws"));
+    cmd.args([
+        "sts",
+        "get-caller-identity",
+        "--output",
+        "text",
+        "--query",
+        "Account",
+    ]);
+    let mut t = Typist::spawn_cmd(&bed, cmd);
+    t.wait_for(&format!("MFA code for profile '{}'", bed.profile), 1);
+    t.type_line(CODE);
+    let (out, _) = t.finish();
+    out.ok();
+    assert_eq!(out.stdout.trim(), "123456789012");
+}
