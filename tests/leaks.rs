@@ -120,6 +120,13 @@ fn no_secret_outside_the_requested_output() {
             Some(&format!("ASIAMFAENVTESTKEY001\n{LT_SECRET}\n")),
         ));
         errors.push(bed.run(&bed.add_args(true), Some(&format!("{LT_KEY_ID}\n"))));
+        // A keyring emptied at reboot refused (the key was on stdin, unread).
+        if keyring == Keyring::Keyutils {
+            errors.push(bed.run(
+                &["add", "--stdin"],
+                Some(&format!("{LT_KEY_ID}\n{LT_SECRET}\n")),
+            ));
+        }
         for mfa_process in ["echo 975310; exit 3", "echo 864209x", "echo 000000"] {
             bed.write_config(&format!(
                 "mfa_serial = {}\nmfa_env_source_profile = {}-base\nmfa_process = {mfa_process}\n",
@@ -160,6 +167,20 @@ fn no_secret_outside_the_requested_output() {
             &secrets,
             "files under HOME, TMPDIR and XDG dirs",
         );
+        // The kernel store's sealed items live where its vault was made: this bed's cache
+        // directory, or the test bed's if an earlier test made the vault. Ciphertext only.
+        if keyring == Keyring::Keyutils {
+            let bed_cache = std::path::PathBuf::from(
+                std::env::var_os("XDG_CACHE_HOME").expect("the test bed sets XDG_CACHE_HOME"),
+            );
+            let mut sealed: Vec<_> = walk(&bed_cache.join("mfa-env"));
+            sealed.extend(walk(&root.join("cache/mfa-env")));
+            assert!(!sealed.is_empty(), "no sealed items found");
+            for f in sealed {
+                let bytes = std::fs::read(&f).unwrap_or_default();
+                assert_no_secret(&String::from_utf8_lossy(&bytes), &secrets, "a sealed item");
+            }
+        }
         let written: Vec<_> = walk(&root);
         assert!(
             written
