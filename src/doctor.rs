@@ -193,13 +193,9 @@ fn credential_process(profile: &str, f: &config::Facts) -> Check {
         }
         Some(c) => c,
     };
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let named = words.iter().enumerate().find_map(|(i, w)| match *w {
-        "-p" | "--profile" => words.get(i + 1).copied(),
-        w => w.strip_prefix("--profile="),
-    });
-    match named {
-        Some(p) if p.trim_matches(['"', '\'']) == profile => check(
+    let named = profile_named_in(line);
+    match named.as_deref() {
+        Some(p) if p == profile => check(
             "credential_process",
             Level::Ok,
             format!("the AWS CLI and SDKs run: {line}"),
@@ -219,6 +215,29 @@ fn credential_process(profile: &str, f: &config::Facts) -> Check {
             ),
         ),
     }
+}
+
+/// The profile a `credential_process` line asks mfa-env for: its `-p`/`--profile` (any of the
+/// forms clap takes), else an `AWS_PROFILE=…` set in front of the command. The line is split as
+/// the SDKs split it, quotes included.
+fn profile_named_in(line: &str) -> Option<String> {
+    let words =
+        shlex::split(line).unwrap_or_else(|| line.split_whitespace().map(str::to_owned).collect());
+    let flag = words.iter().enumerate().find_map(|(i, w)| {
+        match w.as_str() {
+            "-p" | "--profile" => return words.get(i + 1).cloned(),
+            _ => {}
+        }
+        w.strip_prefix("--profile=")
+            .or_else(|| w.strip_prefix("-p="))
+            .or_else(|| w.strip_prefix("-p").filter(|v| !v.is_empty()))
+            .map(str::to_owned)
+    });
+    flag.or_else(|| {
+        words
+            .iter()
+            .find_map(|w| w.strip_prefix("AWS_PROFILE=").map(str::to_owned))
+    })
 }
 
 /// Where the long-term key is, and whether it is still there after a reboot: a key kept only in
@@ -360,5 +379,32 @@ fn prompt(settings: Option<&Settings>) -> Check {
                 "no terminal and {why}: calls that need a code fail; run `mfa-env` in a terminal first, or set mfa_process"
             ),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::profile_named_in;
+
+    #[test]
+    fn the_profile_of_a_credential_process_line_in_every_form() {
+        for line in [
+            "mfa-env --format process --profile dev",
+            "mfa-env --format process -p dev",
+            "mfa-env --format process --profile=dev",
+            "mfa-env --format process -p=dev",
+            "mfa-env --format process -pdev",
+            "'/opt/my tools/mfa-env' --format process '--profile=dev'",
+            "\"/opt/my tools/mfa-env\" --format process --profile \"dev\"",
+            "env AWS_PROFILE=dev mfa-env --format process",
+        ] {
+            assert_eq!(profile_named_in(line).as_deref(), Some("dev"), "{line}");
+        }
+        assert_eq!(profile_named_in("mfa-env --format process"), None);
+        assert_eq!(
+            profile_named_in("/usr/bin/pass-helper --prefix x mfa-env"),
+            None,
+            "--prefix is not -p"
+        );
     }
 }

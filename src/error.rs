@@ -165,6 +165,15 @@ pub enum Error {
     )]
     LockTimeout { profile: String, seconds: u32 },
 
+    #[error(
+        "cannot keep lock files in {}: {why}; if XDG_RUNTIME_DIR names a shared directory (after `su` or `sudo -E`?), unset it or set it to your own (/run/user/$(id -u))",
+        dir.display()
+    )]
+    LockDir {
+        dir: std::path::PathBuf,
+        why: String,
+    },
+
     #[error("cannot use the lock file {}: {why}", path.display())]
     Lock {
         path: std::path::PathBuf,

@@ -102,12 +102,22 @@ mod replace {
         ) -> i32;
     }
 
+    const CTRL_C_EVENT: u32 = 0;
+    const CTRL_BREAK_EVENT: u32 = 1;
+
+    /// Handles (ignores) Ctrl-C and Ctrl-Break for mfa-env alone. A handler function, unlike
+    /// the null "ignore Ctrl-C" setting, is not inherited: the command keeps its default
+    /// handling and stops as it would without mfa-env.
+    unsafe extern "system" fn outlive_the_command(event: u32) -> i32 {
+        i32::from(event == CTRL_C_EVENT || event == CTRL_BREAK_EVENT)
+    }
+
     /// Starts the command and waits for it. Windows sends Ctrl-C and Ctrl-Break to every
-    /// process of the console: the command gets its own, and mfa-env ignores them so it is
-    /// still there to pass the command's exit code on (all 32 bits of it).
+    /// process of the console: the command gets its own, and mfa-env stays to pass the
+    /// command's exit code on (all 32 bits of it).
     pub fn run(mut cmd: Command) -> std::io::Result<i32> {
-        // SAFETY: a null handler with TRUE makes this process ignore Ctrl-C; no callback runs.
-        unsafe { SetConsoleCtrlHandler(None, 1) };
+        // SAFETY: registers a handler that only compares its argument.
+        unsafe { SetConsoleCtrlHandler(Some(outlive_the_command), 1) };
         let status = cmd.status()?;
         Ok(status.code().unwrap_or(1))
     }

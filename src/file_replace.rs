@@ -35,12 +35,28 @@ pub fn replace(path: &Path, new: &str, backup: Option<&str>) -> Result<Option<Pa
         why: e.to_string(),
     };
     let target = real_path(path).map_err(|e| write_error(path, e))?;
+    let link = (target != path).then_some(path);
+    // A failure at a link's target names the link: the user knows the link, not the target.
+    let write_error = |p: &Path, e: std::io::Error| match link {
+        Some(link) => Error::Write {
+            path: p.to_owned(),
+            why: format!(
+                "{e} (it is what the symlink {} points to: edit it where it comes from, or replace the link with a file)",
+                link.display()
+            ),
+        },
+        None => write_error(p, e),
+    };
     let path = target.as_path();
     let dir = path.parent().unwrap_or(Path::new("."));
+    if link.is_some() {
+        perms::check_link_target(path).map_err(|e| write_error(path, e))?;
+    }
     if !dir.exists() {
         crate::private_files::create_dir(dir).map_err(|e| write_error(dir, e))?;
     }
-    let mode = perms::of(path);
+    // Never writable by others, whatever the old file allowed.
+    let mode = perms::of(path) & !0o022;
     let mut kept = None;
     if let Some(old) = backup
         && path.exists()
@@ -122,6 +138,41 @@ mod perms {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     use std::path::Path;
 
+    /// A symlink's target may be replaced only if it is this user's regular file (or does not
+    /// exist yet) in a directory no one else can write to: a link to `/dev/null`, or into
+    /// someone else's directory, must not make setup replace what is there.
+    pub fn check_link_target(path: &Path) -> std::io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid cannot fail and has no preconditions.
+        let me = unsafe { libc::geteuid() };
+        let refuse = |why: String| {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!("refusing to replace {}: {why}", path.display()),
+            ))
+        };
+        match std::fs::metadata(path) {
+            Ok(m) if !m.is_file() => return refuse("it is not a regular file".into()),
+            Ok(m) if m.uid() != me => {
+                return refuse(format!("it belongs to uid {}, not to you", m.uid()));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let Some(dir) = path.parent().filter(|d| d.exists()) else {
+            return Ok(());
+        };
+        let m = std::fs::metadata(dir)?;
+        if m.uid() != me && m.uid() != 0 {
+            return refuse(format!("its directory belongs to uid {}", m.uid()));
+        }
+        if m.mode() & 0o022 != 0 && m.mode() & 0o1000 == 0 {
+            return refuse("others can write to its directory".into());
+        }
+        Ok(())
+    }
+
     /// The file's permission bits; 0600 for a file that does not exist yet.
     pub fn of(path: &Path) -> u32 {
         std::fs::metadata(path)
@@ -145,6 +196,10 @@ mod perms {
 mod perms {
     use std::fs::{File, OpenOptions};
     use std::path::Path;
+
+    pub fn check_link_target(_path: &Path) -> std::io::Result<()> {
+        Ok(())
+    }
 
     pub fn of(_path: &Path) -> u32 {
         0
@@ -199,6 +254,40 @@ mod tests {
         let c = replace(&path, "three\n", Some("two\n")).unwrap().unwrap();
         assert!(a != b && b != c && a != c);
         assert_eq!(std::fs::read_to_string(&c).unwrap(), "two\n");
+    }
+
+    #[test]
+    fn a_link_to_what_is_not_the_users_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("config");
+        std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+        let e = replace(&link, "x\n", Some("")).unwrap_err().to_string();
+        assert!(e.contains("it is not a regular file"), "{e}");
+        assert!(e.contains("the symlink"), "{e}");
+
+        let open_dir = dir.path().join("shared");
+        std::fs::create_dir(&open_dir).unwrap();
+        std::fs::set_permissions(&open_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        std::fs::write(open_dir.join("config"), "old\n").unwrap();
+        let link = dir.path().join("config2");
+        std::os::unix::fs::symlink(open_dir.join("config"), &link).unwrap();
+        let e = replace(&link, "x\n", None).unwrap_err().to_string();
+        assert!(e.contains("others can write to its directory"), "{e}");
+        assert_eq!(
+            std::fs::read_to_string(open_dir.join("config")).unwrap(),
+            "old\n"
+        );
+    }
+
+    #[test]
+    fn a_file_writable_by_others_is_replaced_by_one_that_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(&path, "old\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        replace(&path, "new\n", None).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
     }
 
     #[test]

@@ -42,6 +42,10 @@ fn scoped(name: &str, profile: &str, timeout_seconds: u32) -> Result<Guard> {
             profile: profile.to_owned(),
             seconds: timeout_seconds,
         },
+        Failure::Dir(dir, e) => Error::LockDir {
+            dir,
+            why: e.to_string(),
+        },
         Failure::Io(path, e) => Error::Lock {
             path,
             why: e.to_string(),
@@ -57,6 +61,10 @@ pub fn index() -> Result<Guard> {
             path: dir().join("index.lock"),
             why: "held by another process for over 10 s".into(),
         },
+        Failure::Dir(dir, e) => Error::LockDir {
+            dir,
+            why: e.to_string(),
+        },
         Failure::Io(path, e) => Error::Lock {
             path,
             why: e.to_string(),
@@ -66,6 +74,8 @@ pub fn index() -> Result<Guard> {
 
 enum Failure {
     TimedOut,
+    /// The directory for lock files cannot be used (not ours, writable by others).
+    Dir(PathBuf, std::io::Error),
     Io(PathBuf, std::io::Error),
 }
 
@@ -75,7 +85,7 @@ fn acquire(name: &str, timeout: Duration) -> Result<Guard, Failure> {
 
 fn acquire_in(dir: &std::path::Path, name: &str, timeout: Duration) -> Result<Guard, Failure> {
     let dir = dir.to_path_buf();
-    private_files::ensure_dir(&dir).map_err(|e| Failure::Io(dir.clone(), e))?;
+    private_files::ensure_dir(&dir).map_err(|e| Failure::Dir(dir.clone(), e))?;
     let path = dir.join(format!("{}.lock", private_files::file_name(name)));
     let file = private_files::open_write(&path, false).map_err(|e| Failure::Io(path.clone(), e))?;
     let deadline = Instant::now() + timeout;

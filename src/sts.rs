@@ -309,29 +309,45 @@ pub async fn call(client: &Client, req: &Request<'_>) -> Result<SessionCredentia
             req.code.expose(),
         ],
     };
-    let mut attempt = 1;
-    loop {
-        let answer = client
-            .get_session_token()
-            .serial_number(req.settings.serial.as_str())
-            .token_code(req.code.expose())
-            .duration_seconds(duration)
-            .customize()
-            .config_override(
-                aws_sdk_sts::Config::builder()
-                    .retry_config(RetryConfig::standard().with_max_attempts(1)),
-            )
-            .send()
-            .await;
-        match answer {
-            Ok(out) => return credentials(out.credentials(), &failing),
-            Err(e) if attempt < MAX_ATTEMPTS && issued_nothing(&e) => {
-                tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
-                attempt += 1;
+    // All attempts together stay within the bound the README promises (twice one attempt).
+    let total = Timeouts::of(&req.settings.sts).total;
+    let attempts = async {
+        let mut attempt = 1;
+        loop {
+            let answer = client
+                .get_session_token()
+                .serial_number(req.settings.serial.as_str())
+                .token_code(req.code.expose())
+                .duration_seconds(duration)
+                .customize()
+                .config_override(
+                    aws_sdk_sts::Config::builder()
+                        .retry_config(RetryConfig::standard().with_max_attempts(1)),
+                )
+                .send()
+                .await;
+            match answer {
+                Ok(out) => return credentials(out.credentials(), &failing),
+                Err(e) if attempt < MAX_ATTEMPTS && issued_nothing(&e) => {
+                    tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(failing.error(e)),
             }
-            Err(e) => return Err(failing.error(e)),
         }
-    }
+    };
+    tokio::time::timeout(total, attempts)
+        .await
+        .unwrap_or_else(|_| {
+            Err(Error::StsUnreachable {
+                endpoint: req.settings.sts.endpoint_id(),
+                what: format!(
+                    "no answer within {} s (mfa_env_sts_timeout_seconds = {})",
+                    total.as_secs(),
+                    req.settings.sts.timeout_seconds
+                ),
+            })
+        })
 }
 
 /// Whether a failed call certainly made STS issue nothing, so that what it carried (a one-time
@@ -489,6 +505,9 @@ fn hint(operation: &str, code: &str, message: &str) -> &'static str {
             _ => {}
         }
     }
+    if operation == "GetSessionToken" && matches!(code, "InternalFailure" | "ServiceUnavailable") {
+        return "; STS failed on its side, and may have taken the code: try again shortly with the next code";
+    }
     match code {
         "AccessDenied"
             if message.contains("MultiFactorAuthentication") || message.contains("MFA") =>
@@ -607,10 +626,20 @@ mod tests {
             ("Throttling", "Rate exceeded", "wait a little"),
         ];
         for (code, message, hint) in cases {
-            let rule =
-                mock!(Client::get_session_token).then_error(move || sts_error(code, message));
+            // Throttling is tried again (STS issued nothing); the rest are answered once.
+            let rule = mock!(Client::get_session_token)
+                .sequence()
+                .error(move || sts_error(code, message))
+                .repeatedly()
+                .build();
             let client = mock_client!(aws_sdk_sts, [&rule]);
             let e = run(&client).unwrap_err().to_string();
+            let tries = if code == "Throttling" {
+                MAX_ATTEMPTS
+            } else {
+                1
+            };
+            assert_eq!(rule.num_calls(), tries as usize, "{code}");
             assert!(e.contains(&format!("{code}: {message}")), "{e}");
             assert!(e.contains(hint), "{e}");
         }

@@ -232,6 +232,11 @@ fn a_lock_directory_of_another_user_is_refused() {
     let out = bed.run(&["--format", "process", "--token-code", "135793"], None);
     let _ = std::fs::remove_file(&lock);
     out.fails_with("refusing to keep private files there: it belongs to uid");
+    assert!(
+        out.stderr.contains("unset it or set it to your own"),
+        "{}",
+        out.stderr
+    );
     assert!(!victim.exists(), "nothing was created through the link");
     assert!(
         sts.requests().is_empty(),
