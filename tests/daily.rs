@@ -176,33 +176,42 @@ fn exec_delivers_a_group_signal_once() {
     let bed = Bed::new(Keyring::Keyutils, "exec-once", &moto.url);
     bed.warm();
     let count = dir.path().join("terms");
+    let ready = dir.path().join("ready");
     // A handler that records each TERM at once (a shell's trap would merge two that arrive
     // during one `sleep`): a forwarded copy, arriving a moment after the group's, shows.
     let counter = "import signal, sys, time\n\
         signal.signal(signal.SIGTERM, lambda s, f: open(sys.argv[1], 'a').write('TERM\\n'))\n\
-        end = time.time() + 2\n\
+        open(sys.argv[2], 'w').close()\n\
+        end = time.time() + 1.5\n\
         while time.time() < end: time.sleep(0.001)\n\
         sys.exit(3)\n";
     for _ in 0..5 {
         let _ = std::fs::remove_file(&count);
-        let mut cmd = Command::new(system_bin("timeout"));
-        cmd.args([
-            "-s",
-            "TERM",
-            "1",
-            BIN,
-            "--profile",
-            &bed.profile,
-            "exec",
-            "--",
-        ])
-        .arg(system_bin("python3"))
-        .args(["-c", counter])
-        .arg(&count);
-        let out = bed.run_cmd(cmd, None);
+        let _ = std::fs::remove_file(&ready);
+        let mut cmd = Command::new(BIN);
+        cmd.args(["--profile", &bed.profile, "exec", "--"])
+            .arg(system_bin("python3"))
+            .args(["-c", counter])
+            .arg(&count)
+            .arg(&ready);
+        // The bed starts it in a session and process group of its own, as a shell job or a CI
+        // step is; one TERM to that group is what `systemd stop` or a job cancel sends. (GNU
+        // `timeout` would send two itself: one to the command, one to its group.)
+        let child = bed.spawn_cmd(cmd);
+        let started = Instant::now();
+        while !ready.exists() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the command never started"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let group = nix::unistd::Pid::from_raw(child.id() as i32);
+        nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGTERM).unwrap();
+        let out = Out::from(child.wait_with_output().unwrap());
         let terms = std::fs::read_to_string(&count).unwrap_or_default();
         assert_eq!(terms, "TERM\n", "the command saw {terms:?}; {}", out.stderr);
-        assert_eq!(out.code, Some(124), "timeout reports the timeout");
+        assert_eq!(out.code, Some(3), "the command's own exit status");
     }
 }
 
