@@ -23,7 +23,7 @@ pub enum Error {
     BadSerial {
         profile: String,
         value: String,
-        why: crate::serial::BadSerial,
+        why: BadSerial,
     },
 
     #[error(
@@ -65,18 +65,8 @@ pub enum Error {
     #[error("profile '{profile}' is a role profile mfa-env cannot follow: {why}")]
     RoleChain { profile: String, why: String },
 
-    #[error(
-        "profile '{profile}': region {region} (from {region_from}) is in partition {region_partition}, but {what} is in {partition}, whose STS alone knows it; set {region_from} to a region of {partition}, such as {}",
-        crate::config::default_region(Some(partition))
-    )]
-    PartitionMismatch {
-        profile: String,
-        region_from: &'static str,
-        region: String,
-        region_partition: &'static str,
-        what: &'static str,
-        partition: &'static str,
-    },
+    #[error(transparent)]
+    PartitionMismatch(Box<PartitionMismatch>),
 
     #[error("profile '{profile}': {key} = {value:?} is not valid; {expected}")]
     BadSetting {
@@ -248,3 +238,26 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why an `mfa_serial` value is refused; `profile::serial` decides, the error reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "not an MFA device ARN (arn:aws:iam::<12 digits>:mfa/<name>) or a hardware serial (9 to 256 of A-Z a-z 0-9 +=/:,.@_-)"
+)]
+pub struct BadSerial;
+
+/// A region in another partition than the MFA device or role: that partition's STS alone knows
+/// them. Boxed in [`Error`], which it would otherwise double in size.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "profile '{profile}': region {region} (from {region_from}) is in partition {region_partition}, but {what} is in {partition}, whose STS alone knows it; set {region_from} to a region of {partition}, such as {suggested_region}"
+)]
+pub struct PartitionMismatch {
+    pub profile: String,
+    pub region_from: &'static str,
+    pub region: String,
+    pub region_partition: &'static str,
+    pub what: &'static str,
+    pub partition: &'static str,
+    pub suggested_region: &'static str,
+}

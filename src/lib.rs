@@ -1,33 +1,26 @@
 //! mfa-env as a library: the modules the binary is made of, public so that fuzz targets and
 //! benchmarks can reach the parsers and decoders directly. `main.rs` is the entry point.
+//!
+//! The folders are layers, and each uses only those below it:
+//!
+//! ```text
+//! cli, commands          what the user asked for, and the commands that answer it
+//! credentials            a session: the cache, the lock, the long-term key, new sessions, roles
+//! aws, code              the STS and IAM calls; where an MFA code comes from
+//! profile                the profile's settings, and edits of the AWS files
+//! store, error, secret, clock, output, private_files
+//!                        the keyring, typed errors, secret types, time, printing, private files
+//! ```
 
-pub mod cache;
+pub mod aws;
 pub mod cli;
 pub mod clock;
 pub mod code;
 pub mod commands;
-pub mod config;
-pub mod desktop;
-pub mod doctor;
+pub mod credentials;
 pub mod error;
-pub mod exec;
-pub mod file_replace;
-pub mod iam;
-pub mod lock;
-pub mod longterm;
-pub mod mfa_process;
 pub mod output;
-pub mod policy;
 pub mod private_files;
-pub mod profile_file;
-pub mod role;
+pub mod profile;
 pub mod secret;
-pub mod serial;
-pub mod session;
-pub mod setup;
-pub mod skew;
 pub mod store;
-pub mod sts;
-pub mod subprocess;
-pub mod tty;
-pub mod used_code;

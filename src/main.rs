@@ -1,16 +1,19 @@
 //! mfa-env: AWS MFA sessions for the AWS CLI (`credential_process`), SDKs and shells.
 //!
 //! The main job, `mfa-env [-p P] [--format F]`:
-//!   config  → read and validate the profile (no keyring, no network yet); a role profile
-//!             brings its chain down to the mfa-env profile
-//!   store   → open the OS keyring
-//!   cache   → one keyring read; a usable session is printed and we are done (the hot path:
-//!             no SDK client, no async runtime, no network)
-//!   session → on a miss: per-profile lock, cache again, long-term key, MFA code,
-//!             STS GetSessionToken, cache
-//!   role    → for a role profile: the same around AssumeRole, with the MFA session (or the
-//!             role before) in place of the long-term key
-//!   output  → print in the requested format (or, for `exec`, run a command with it)
+//!   profile::config      → read and validate the profile (no keyring, no network yet); a
+//!                          role profile brings its chain down to the mfa-env profile
+//!   store                → open the OS keyring
+//!   credentials::cache   → one keyring read; a usable session is printed and we are done (the
+//!                          hot path: no SDK client, no async runtime, no network)
+//!   credentials::session → on a miss: per-profile lock, cache again, long-term key, MFA code
+//!                          (`code`), STS GetSessionToken (`aws::sts`), cache
+//!   credentials::role    → for a role profile: the same around AssumeRole, with the MFA
+//!                          session (or the role before) in place of the long-term key
+//!   output               → print in the requested format (or, for `commands::exec`, run a
+//!                          command with it)
+//!
+//! Every other command lives in `commands/`, one file each.
 //!
 //! `main` alone prints errors and chooses exit codes.
 //!
@@ -25,11 +28,13 @@ use std::ffi::OsString;
 
 use mfa_env::cli::{Cli, CodeArgs, Command, ExportArgs, Global};
 use mfa_env::code::{self, CodeSource};
-use mfa_env::config::Target;
+use mfa_env::commands::{self, exec};
+use mfa_env::credentials::{role, session};
 use mfa_env::error::Result;
+use mfa_env::output;
+use mfa_env::profile::config::{self, Target};
 use mfa_env::secret::SessionCredentials;
 use mfa_env::store::Store;
-use mfa_env::{commands, config, exec, output, role, session};
 
 #[cfg(all(unix, not(test)))]
 #[unsafe(no_mangle)]
@@ -70,22 +75,22 @@ fn run(cli: Cli) -> Result<i32> {
             allow_nested,
             command,
         }) => return run_exec(global, &code, allow_nested, &command),
-        Some(Command::MfaArg { code }) => commands::mfa_arg(global, &code),
-        Some(Command::Setup(args)) => mfa_env::setup::run(global, &args),
-        Some(Command::Add { stdin, volatile_ok }) => commands::add(global, stdin, volatile_ok),
-        Some(Command::Remove) => commands::remove(global),
-        Some(Command::Status { json }) => commands::status(global, json),
-        Some(Command::Clear { all }) => commands::clear(global, all),
+        Some(Command::MfaArg { code }) => commands::mfa_arg::run(global, &code),
+        Some(Command::Setup(args)) => commands::setup::run(global, &args),
+        Some(Command::Add { stdin, volatile_ok }) => commands::add::run(global, stdin, volatile_ok),
+        Some(Command::Remove) => commands::remove::run(global),
+        Some(Command::Status { json }) => commands::status::run(global, json),
+        Some(Command::Clear { all }) => commands::clear::run(global, all),
         Some(Command::Doctor {
             policy,
             json,
             offline,
         }) => match policy {
-            Some(policy) => commands::doctor_policy(&policy, json),
-            None => commands::doctor(global, json, offline),
+            Some(policy) => commands::doctor::run_policy(&policy, json),
+            None => commands::doctor::run(global, json, offline),
         },
-        Some(Command::Completions { shell }) => commands::completions(shell),
-        Some(Command::Man { dir }) => commands::man(dir.as_deref()),
+        Some(Command::Completions { shell }) => commands::completions::run(shell),
+        Some(Command::Man { dir }) => commands::man::run(dir.as_deref()),
     };
     done.map(|()| 0)
 }

@@ -3,13 +3,34 @@
 //! secrets too: the SPEC keeps them out of every output that was not asked for.
 
 use chrono::{DateTime, Utc};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::error::{Error, Result};
 
 /// An IAM user's long-term access key pair: what `GetSessionToken` is signed with.
 #[derive(Debug)]
 pub struct LongTermKey {
     pub access_key_id: SecretString,
     pub secret_access_key: SecretString,
+}
+
+/// A code of exactly six ASCII digits.
+#[derive(Debug)]
+pub struct TokenCode(SecretString);
+
+impl TokenCode {
+    pub fn parse(text: &str, what: &'static str) -> Result<Self> {
+        let text = text.trim();
+        if text.len() == 6 && text.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(text.into()))
+        } else {
+            Err(Error::BadCodeFormat { what })
+        }
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
 }
 
 /// Temporary credentials from STS, as cached and printed.
@@ -34,6 +55,32 @@ pub fn scrub(text: &str, secrets: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exactly_six_digits() {
+        assert_eq!(TokenCode::parse("123456", "x").unwrap().expose(), "123456");
+        assert_eq!(
+            TokenCode::parse(" 012345\n", "x").unwrap().expose(),
+            "012345"
+        );
+        for bad in [
+            "",
+            "12345",
+            "1234567",
+            "12345a",
+            "12 456",
+            "１２３４５６",
+            "-12345",
+        ] {
+            let e = TokenCode::parse(bad, "--token-code")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("--token-code must be exactly 6 digits"),
+                "{bad}: {e}"
+            );
+        }
+    }
 
     #[test]
     fn debug_redacts_every_secret() {

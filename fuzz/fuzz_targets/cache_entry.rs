@@ -7,7 +7,8 @@ use std::sync::LazyLock;
 use aws_types::os_shim_internal::{Env, Fs};
 use chrono::{DateTime, Utc};
 use libfuzzer_sys::fuzz_target;
-use mfa_env::{cache, config};
+use mfa_env::credentials::cache;
+use mfa_env::profile::config;
 
 static SETTINGS: LazyLock<config::Settings> = LazyLock::new(|| {
     let env = Env::from_slice(&[("HOME", "/h")]);

@@ -4,7 +4,7 @@
 
 use aws_types::os_shim_internal::{Env, Fs};
 use libfuzzer_sys::fuzz_target;
-use mfa_env::config;
+use mfa_env::profile::config;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

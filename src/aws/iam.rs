@@ -7,20 +7,14 @@ use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use secrecy::ExposeSecret;
 
 use crate::error::{Error, Result};
+use crate::profile::config::Endpoints;
 use crate::secret::{LongTermKey, scrub};
-
-/// Where to call: IAM is global (`us-east-1` signs for it); an endpoint override applies as the
-/// SDKs read it (`AWS_ENDPOINT_URL_IAM`, …).
-pub struct Endpoints {
-    pub iam_endpoint_url: Option<String>,
-    pub sts: crate::config::StsTarget,
-}
 
 /// The serial numbers of the key's user's MFA devices.
 pub fn mfa_devices(key: &LongTermKey, at: &Endpoints) -> Result<Vec<String>> {
-    let runtime = crate::sts::runtime()?;
-    let user = crate::sts::caller_user_name(&at.sts, key)?;
-    let credentials = crate::sts::signed_with(key);
+    let runtime = crate::aws::sts::runtime()?;
+    let user = crate::aws::sts::caller_user_name(&at.sts, key)?;
+    let credentials = crate::aws::sts::signed_with(key);
     let mut config = aws_sdk_iam::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))

@@ -16,11 +16,11 @@ use aws_smithy_types::timeout::TimeoutConfig;
 use chrono::DateTime;
 use secrecy::ExposeSecret;
 
-use crate::code::TokenCode;
-use crate::config::{RoleHop, Settings, StsTarget};
+use crate::aws::skew::{self, ServerClock};
 use crate::error::{Error, Result};
+use crate::profile::config::{RoleHop, Settings, StsTarget};
+use crate::secret::TokenCode;
 use crate::secret::{LongTermKey, SessionCredentials, scrub};
-use crate::skew::{self, ServerClock};
 
 /// Tries in all: with the SDK's standard backoff for calls without a code (throttling, 5xx,
 /// timeouts); for `GetSessionToken`, only where STS issued nothing (see [`call`]).
@@ -551,7 +551,7 @@ mod tests {
             "/h/.aws/config",
             "[profile dev]\nmfa_serial = arn:aws:iam::123456789012:mfa/alice\n",
         )]);
-        crate::config::load_from(&env, &fs, "dev").unwrap()
+        crate::profile::config::load_from(&env, &fs, "dev").unwrap()
     }
 
     fn run(client: &Client) -> Result<SessionCredentials> {

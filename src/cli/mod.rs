@@ -1,4 +1,5 @@
-//! The command line, as clap parses it. Raw values only: `main` turns them into settings.
+//! The command line, as clap parses it (`fast` is the cached call's parser without clap). Raw
+//! values only, which `main` and `commands` turn into settings; uses `store` and `output`.
 
 use std::ffi::OsString;
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use crate::subprocess::{self, Failure};
+use crate::code::subprocess::{self, Failure};
 
 /// A dialog program that can ask for a hidden answer.
 #[derive(Debug)]

@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use crate::config::Settings;
+use crate::code::subprocess::{self, Failure};
+use crate::code::tty;
 use crate::error::{Error, Result};
-use crate::subprocess::{self, Failure};
-use crate::tty;
+use crate::profile::config::Settings;
 
 /// The code line printed by the profile's `mfa_process`, not yet checked for format.
 pub fn run(settings: &Settings, command: &str) -> Result<Zeroizing<String>> {

@@ -1,39 +1,27 @@
-//! The MFA code, from the first source that applies: `--token-code` (or `--token-code -`, one
+//! Where an MFA code comes from: `--token-code`, the profile's `mfa_process`, a terminal prompt or
+//! a desktop dialog, and the subprocesses they run. Uses `profile` and below.
+//!
+//! The first source that applies wins: `--token-code` (or `--token-code -`, one
 //! line on stdin, which keeps it out of argv), the profile's `mfa_process`, else a person:
 //! a hidden prompt on the controlling terminal, or a desktop dialog when there is no terminal
 //! but a display. The terminal prompt opens `/dev/tty` itself, never stdout (which belongs to
 //! the credentials) nor stderr (which the AWS CLI captures). With no way to ask it fails at
 //! once: a helper must never wait for a person who cannot see the question.
 
+pub mod desktop;
+pub mod mfa_process;
+pub mod subprocess;
+pub mod tty;
+
 use std::io::BufRead;
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
-use crate::config::Settings;
-use crate::desktop::{Answer, Dialog};
+use crate::code::desktop::{Answer, Dialog};
 use crate::error::{Error, Result};
-use crate::{mfa_process, tty};
-
-/// A code of exactly six ASCII digits.
-#[derive(Debug)]
-pub struct TokenCode(SecretString);
-
-impl TokenCode {
-    pub fn parse(text: &str, what: &'static str) -> Result<Self> {
-        let text = text.trim();
-        if text.len() == 6 && text.bytes().all(|b| b.is_ascii_digit()) {
-            Ok(Self(text.into()))
-        } else {
-            Err(Error::BadCodeFormat { what })
-        }
-    }
-
-    pub fn expose(&self) -> &str {
-        self.0.expose_secret()
-    }
-}
+use crate::profile::config::Settings;
+use crate::secret::TokenCode;
 
 /// Where the code comes from.
 #[derive(Clone, Copy)]
@@ -177,29 +165,35 @@ fn with_retries(
 mod tests {
     use super::*;
 
+    /// A profile's settings, read from a config file that has `extra` lines.
+    fn settings(extra: &str) -> Settings {
+        let config =
+            format!("[profile dev]\nmfa_serial = arn:aws:iam::123456789012:mfa/alice\n{extra}");
+        let env = aws_types::os_shim_internal::Env::from_slice(&[("HOME", "/home/u")]);
+        let fs = aws_types::os_shim_internal::Fs::from_slice(&[(
+            "/home/u/.aws/config",
+            config.as_str(),
+        )]);
+        crate::profile::config::load_from(&env, &fs, "dev").unwrap()
+    }
+
     #[test]
-    fn exactly_six_digits() {
-        assert_eq!(TokenCode::parse("123456", "x").unwrap().expose(), "123456");
-        assert_eq!(
-            TokenCode::parse(" 012345\n", "x").unwrap().expose(),
-            "012345"
-        );
-        for bad in [
-            "",
-            "12345",
-            "1234567",
-            "12345a",
-            "12 456",
-            "１２３４５６",
-            "-12345",
-        ] {
-            let e = TokenCode::parse(bad, "--token-code")
-                .unwrap_err()
-                .to_string();
-            assert!(
-                e.contains("--token-code must be exactly 6 digits"),
-                "{bad}: {e}"
-            );
-        }
+    fn code_sources_in_the_spec_order() {
+        let with = settings("mfa_process = echo 123456\n");
+        let without = settings("");
+        assert!(matches!(
+            CodeSource::choose(Some("654321"), &with),
+            CodeSource::Given("654321")
+        ));
+        assert!(matches!(
+            CodeSource::choose(None, &with),
+            CodeSource::Process("echo 123456")
+        ));
+        assert!(matches!(
+            CodeSource::choose(None, &without),
+            CodeSource::Person
+        ));
+        assert!(CodeSource::Person.can_ask_again());
+        assert!(!CodeSource::Process("x").can_ask_again());
     }
 }

@@ -16,9 +16,9 @@
 use std::ffi::OsString;
 use std::process::Command;
 
-use crate::config::StsTarget;
 use crate::error::{Error, Result};
 use crate::output;
+use crate::profile::config::StsTarget;
 use crate::secret::SessionCredentials;
 
 /// Marks a command's environment as started by `mfa-env exec`; its value is the profile.

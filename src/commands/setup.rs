@@ -9,13 +9,16 @@ use std::path::Path;
 use secrecy::ExposeSecret;
 use zeroize::Zeroizing;
 
+use crate::aws::iam;
 use crate::cli::{Global, SetupArgs};
+use crate::code::tty;
+use crate::credentials::{cache, longterm};
 use crate::error::{Error, Result};
-use crate::profile_file::{self, Change, Kind};
+use crate::profile::file_edit::{self, Change, Kind};
+use crate::profile::serial::MfaSerial;
+use crate::profile::{config, file_replace};
 use crate::secret::LongTermKey;
-use crate::serial::MfaSerial;
 use crate::store::Store;
-use crate::{cache, config, file_replace, iam, longterm, tty};
 
 const KEY_LINES: [&str; 3] = [
     "aws_access_key_id",
@@ -110,7 +113,7 @@ pub fn run(global: &Global, args: &SetupArgs) -> Result<()> {
     if moved == Some(profile.as_str()) {
         changes.extend(KEY_LINES.map(Change::Remove));
     }
-    let new_config = profile_file::edit(&config_text, Kind::Config, &profile, &changes)?;
+    let new_config = file_edit::edit(&config_text, Kind::Config, &profile, &changes)?;
     let new_credentials = match moved {
         Some(from) => remove_keys(&credentials_text, Kind::Credentials, from)?,
         None => credentials_text.clone(),
@@ -154,7 +157,7 @@ pub fn run(global: &Global, args: &SetupArgs) -> Result<()> {
                 store.name()
             ));
         }
-        return crate::commands::write_stdout(&out);
+        return super::write_stdout(&out);
     }
     if !ask.confirm(
         &format!(
@@ -319,7 +322,7 @@ fn key_plan(
     let static_key = |name: &str| longterm::static_key(&config::source_profile(set, name), profile);
 
     if args.key_stdin {
-        let key = crate::commands::key_from_stdin()?;
+        let key = super::add::key_from_stdin()?;
         longterm::validate_new(&key, profile)?;
         return Ok(KeyPlan {
             store_it: true,
@@ -420,7 +423,7 @@ fn key_plan(
             });
         }
     }
-    let key = crate::commands::key_from_terminal(profile)?;
+    let key = super::add::key_from_terminal(profile)?;
     longterm::validate_new(&key, profile)?;
     Ok(KeyPlan {
         store_it: true,
@@ -540,7 +543,7 @@ fn credential_process(profile: &str) -> String {
 }
 
 fn remove_keys(text: &str, kind: Kind, profile: &str) -> Result<String> {
-    let present = profile_file::keys_of(text, kind, profile);
+    let present = file_edit::keys_of(text, kind, profile);
     let changes: Vec<Change> = KEY_LINES
         .into_iter()
         .filter(|k| present.contains(*k))
@@ -549,7 +552,7 @@ fn remove_keys(text: &str, kind: Kind, profile: &str) -> Result<String> {
     if changes.is_empty() {
         return Ok(text.to_owned());
     }
-    profile_file::edit(text, kind, profile, &changes)
+    file_edit::edit(text, kind, profile, &changes)
 }
 
 /// A unified diff with every key value shown as `[REDACTED]`.

@@ -16,10 +16,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::config::{RoleChain, Settings};
+use crate::credentials::lock;
+use crate::credentials::longterm::KeySource;
 use crate::error::Error;
-use crate::lock;
-use crate::longterm::KeySource;
+use crate::profile::config::{RoleChain, Settings};
 use crate::secret::SessionCredentials;
 use crate::store::{Store, StoreError};
 

@@ -10,9 +10,9 @@ use std::fs::{File, TryLockError};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::config::{RoleHop, Settings};
 use crate::error::{Error, Result};
 use crate::private_files;
+use crate::profile::config::{RoleHop, Settings};
 
 /// How often a waiting process looks whether the lock is free.
 const POLL: Duration = Duration::from_millis(20);

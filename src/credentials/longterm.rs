@@ -7,8 +7,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::config::{Settings, SourceProfile};
 use crate::error::{Error, Result};
+use crate::profile::config::{Settings, SourceProfile};
 use crate::secret::LongTermKey;
 use crate::store::Store;
 

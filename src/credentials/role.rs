@@ -4,13 +4,15 @@
 //! again, gets the credentials below it (the MFA session for the first role: one code serves
 //! every role), calls `AssumeRole` and caches the answer.
 
-use crate::cache::{self, Origin};
+use crate::aws::sts;
+use crate::clock;
 use crate::code::CodeSource;
-use crate::config::RoleChain;
+use crate::credentials::cache::{self, Origin};
+use crate::credentials::{lock, session};
 use crate::error::Result;
+use crate::profile::config::RoleChain;
 use crate::secret::SessionCredentials;
 use crate::store::Store;
-use crate::{clock, lock, session, sts};
 
 /// Credentials for the chain's role profile.
 pub fn credentials(

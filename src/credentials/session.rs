@@ -3,14 +3,16 @@
 //! network comes before the code, so a code is never asked for (or spent) on a request that
 //! could not succeed.
 
-use crate::cache::Origin;
+use crate::aws::sts;
+use crate::clock;
 use crate::code::{self, CodeSource};
-use crate::config::Settings;
+use crate::credentials::cache::Origin;
+use crate::credentials::{cache, lock, longterm, used_code};
 use crate::error::{Error, Result};
+use crate::profile::config::Settings;
 use crate::secret::LongTermKey;
 use crate::secret::SessionCredentials;
 use crate::store::Store;
-use crate::{cache, clock, lock, longterm, sts, used_code};
 
 /// A usable MFA session for the profile, and the key it descends from: the cached one, else a
 /// new one for a code (which is then cached; when it cannot be, the user is warned and the

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::code::TokenCode;
-use crate::serial::MfaSerial;
+use crate::profile::serial::MfaSerial;
+use crate::secret::TokenCode;
 use crate::store::Store;
 
 /// TOTP time step.

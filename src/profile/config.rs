@@ -12,8 +12,8 @@ use aws_runtime::env_config::property::PropertiesKey;
 use aws_types::os_shim_internal::{Env, Fs};
 use secrecy::SecretString;
 
-use crate::error::{Error, Result};
-use crate::serial::MfaSerial;
+use crate::error::{Error, PartitionMismatch, Result};
+use crate::profile::serial::MfaSerial;
 
 mod role;
 pub use role::{RoleChain, RoleHop};
@@ -246,14 +246,21 @@ pub fn shadowed(
         .collect())
 }
 
+/// Where to call: IAM is global (`us-east-1` signs for it); an endpoint override applies as the
+/// SDKs read it (`AWS_ENDPOINT_URL_IAM`, …).
+pub struct Endpoints {
+    pub iam_endpoint_url: Option<String>,
+    pub sts: StsTarget,
+}
+
 /// Where `setup` calls STS and IAM for `profile`, which need not exist yet: its settings where
 /// it does, else the environment's.
-pub fn setup_endpoints(profile: &str) -> Result<crate::iam::Endpoints> {
+pub fn setup_endpoints(profile: &str) -> Result<Endpoints> {
     let env = Env::real();
     let set = profile_set(&env, &Fs::real(), profile)?;
     let empty = Profile::new(profile, Default::default());
     let p = set.get_profile(profile).unwrap_or(&empty);
-    Ok(crate::iam::Endpoints {
+    Ok(Endpoints {
         sts: sts_target(&env, &set, p, None)?,
         iam_endpoint_url: configured_endpoint(&env, &set, p, "iam"),
     })
@@ -462,14 +469,15 @@ fn sts_target(
     if let Some((partition, what)) = partition
         && partition_of_region(&region) != partition
     {
-        return Err(Error::PartitionMismatch {
+        return Err(Error::PartitionMismatch(Box::new(PartitionMismatch {
             profile: profile(),
             region_from,
             region_partition: partition_of_region(&region),
             region,
             what,
             partition,
-        });
+            suggested_region: default_region(Some(partition)),
+        })));
     }
     let endpoint_url = configured_endpoint(env, set, p, "sts");
     if let Some(url) = &endpoint_url
@@ -916,26 +924,5 @@ mod tests {
                 "{e}"
             );
         }
-    }
-
-    #[test]
-    fn code_sources_in_the_spec_order() {
-        use crate::code::CodeSource;
-        let with = load_text(&format!("{DEV}mfa_process = echo 123456\n"), "", &[], "dev").unwrap();
-        let without = load_text(DEV, "", &[], "dev").unwrap();
-        assert!(matches!(
-            CodeSource::choose(Some("654321"), &with),
-            CodeSource::Given("654321")
-        ));
-        assert!(matches!(
-            CodeSource::choose(None, &with),
-            CodeSource::Process("echo 123456")
-        ));
-        assert!(matches!(
-            CodeSource::choose(None, &without),
-            CodeSource::Person
-        ));
-        assert!(CodeSource::Person.can_ask_again());
-        assert!(!CodeSource::Process("x").can_ask_again());
     }
 }

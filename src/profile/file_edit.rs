@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 
 use aws_config::profile::ProfileSet;
 
-use crate::config;
 use crate::error::{Error, Result};
+use crate::profile::config;
 
 /// Which of the two files: their section headers differ (`[profile dev]` / `[dev]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

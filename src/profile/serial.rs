@@ -4,15 +4,11 @@
 
 use std::fmt;
 
+pub use crate::error::BadSerial;
+
 /// A validated `mfa_serial`: a virtual/U2F device ARN or a hardware token serial.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MfaSerial(String);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "not an MFA device ARN (arn:aws:iam::<12 digits>:mfa/<name>) or a hardware serial (9 to 256 of A-Z a-z 0-9 +=/:,.@_-)"
-)]
-pub struct BadSerial;
 
 /// Session lengths STS accepts for `GetSessionToken`.
 pub const IAM_USER_DURATION: std::ops::RangeInclusive<u32> = 900..=129_600;

@@ -1,4 +1,5 @@
-//! The OS keyring: which one, and reading, writing and deleting one item in it.
+//! The OS keyring: which one, and reading, writing and deleting one item in it (`kernel` and
+//! `secret_service` are Linux's two). The bottom layer: uses only `clock` and `private_files`.
 //!
 //! Each store is built explicitly from its own crate; mfa-env never sets keyring-core's default
 //! store, so no build can fall back to an in-memory mock that keeps nothing. On Linux, `auto`

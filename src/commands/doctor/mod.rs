@@ -5,15 +5,21 @@
 //! changes nothing; its one network call reads the STS endpoint's clock with a made-up key
 //! (`--offline` skips it). Never a secret in its output.
 
+pub mod policy;
+
 use chrono::Utc;
 
+use crate::aws::skew;
 use crate::cli::Global;
-use crate::config::{self, Settings, StsTarget, Target};
-use crate::desktop::Dialog;
-use crate::longterm::KeySource;
-use crate::policy::Level;
+use crate::clock;
+use crate::code::desktop::Dialog;
+use crate::code::tty;
+use crate::credentials::longterm::KeySource;
+use crate::credentials::{cache, longterm};
+use crate::error::{Error, Result};
+use crate::profile::config::{self, Settings, StsTarget, Target};
 use crate::store::Store;
-use crate::{cache, clock, longterm, skew, tty};
+use policy::Level;
 
 #[derive(Debug, serde::Serialize)]
 pub struct Check {
@@ -30,7 +36,49 @@ fn check(check: &'static str, level: Level, text: impl Into<String>) -> Check {
     }
 }
 
-pub fn run(global: &Global, offline: bool) -> Vec<Check> {
+/// `mfa-env doctor`: one line per check (or JSON), on stdout.
+pub fn run(global: &Global, json: bool, offline: bool) -> Result<()> {
+    let checks = checks(global, offline);
+    report(&checks, json, |c| (c.level, c.check, &c.text))
+}
+
+/// `mfa-env doctor --policy FILE`: one line per finding (or JSON), on stdout.
+pub fn run_policy(path: &std::path::Path, json: bool) -> Result<()> {
+    let read_error = |why: String| Error::Read {
+        path: path.to_owned(),
+        why,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| read_error(e.to_string()))?;
+    let findings = policy::explain(&text).map_err(|e| read_error(e.to_string()))?;
+    report(&findings, json, |f| (f.level, &f.statement, &f.text))
+}
+
+/// `doctor`'s output: JSON, or `LEVEL  subject: text` lines.
+fn report<T: serde::Serialize>(
+    items: &[T],
+    json: bool,
+    line: impl Fn(&T) -> (Level, &str, &str),
+) -> Result<()> {
+    if json {
+        return super::write_stdout(&super::pretty_json(items));
+    }
+    let lines: String = items
+        .iter()
+        .map(|item| {
+            let (level, subject, text) = line(item);
+            let word = match level {
+                Level::Ok => "ok",
+                Level::Note => "note",
+                Level::Problem => "PROBLEM",
+            };
+            format!("{word:<8} {subject}: {text}\n")
+        })
+        .collect();
+    super::write_stdout(&lines)
+}
+
+/// Every check, in the order they are printed.
+pub fn checks(global: &Global, offline: bool) -> Vec<Check> {
     let profile = global.profile();
     let mut out = Vec::new();
 
@@ -49,7 +97,7 @@ pub fn run(global: &Global, offline: bool) -> Vec<Check> {
                 out.push(check("static keys", Level::Problem, format!("profile '{profile}' has aws_access_key_id: SDKs use those keys and never call credential_process; store them with `mfa-env add -p {profile}` and delete them from the file")));
             }
             let (config_path, credentials_path) = config::file_paths();
-            let read = |p: &std::path::Path| crate::file_replace::read_or_empty(p).unwrap_or_default();
+            let read = |p: &std::path::Path| crate::profile::file_replace::read_or_empty(p).unwrap_or_default();
             if let Ok(shadows) = config::shadowed(&read(&config_path), &read(&credentials_path), profile) {
                 for (key, value, over) in shadows {
                     out.push(check("shadowed", Level::Problem, format!(
@@ -65,7 +113,7 @@ pub fn run(global: &Global, offline: bool) -> Vec<Check> {
     }
 
     if std::env::var_os("AWS_ACCESS_KEY_ID").is_some_and(|v| !v.is_empty()) {
-        out.push(if std::env::var_os(crate::exec::MARKER).is_some() {
+        out.push(if std::env::var_os(crate::commands::exec::MARKER).is_some() {
             check("environment", Level::Note, "AWS_ACCESS_KEY_ID is set by `mfa-env exec` (this is its subshell)")
         } else {
             check("environment", Level::Problem, "AWS_ACCESS_KEY_ID is set in this environment and wins over credential_process in every SDK; unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN")
@@ -301,7 +349,7 @@ fn clock_skew(sts: &StsTarget, offline: bool) -> Check {
     if offline {
         return check("clock", Level::Note, "not compared with STS (--offline)");
     }
-    match crate::sts::measure_skew(sts) {
+    match crate::aws::sts::measure_skew(sts) {
         Ok(ahead) if ahead.abs() <= 30 => check(
             "clock",
             Level::Ok,
