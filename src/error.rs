@@ -215,6 +215,14 @@ pub enum Error {
 
     #[error("the {format} format cannot express this value safely; use another --format")]
     Unquotable { format: &'static str },
+
+    #[error(
+        "--format process and --format sts print a session, not variables; use env, env-no-export, fish, powershell or windows-cmd"
+    )]
+    NotShellFormat,
+
+    #[error("the credentials endpoint: {0}")]
+    Endpoint(String),
 }
 
 impl Error {

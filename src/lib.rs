@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! cli, commands          what the user asked for, and the commands that answer it
+//! endpoint               the local credentials endpoint of `exec --server` and `serve`
 //! credentials            a session: the cache, the lock, the long-term key, new sessions, roles
 //! aws, code              the STS and IAM calls; where an MFA code comes from
 //! profile                the profile's settings, and edits of the AWS files
@@ -18,6 +19,7 @@ pub mod clock;
 pub mod code;
 pub mod commands;
 pub mod credentials;
+pub mod endpoint;
 pub mod error;
 pub mod output;
 pub mod private_files;

@@ -11,7 +11,7 @@
 //!   credentials::role    → for a role profile: the same around AssumeRole, with the MFA
 //!                          session (or the role before) in place of the long-term key
 //!   output               → print in the requested format (or, for `commands::exec`, run a
-//!                          command with it)
+//!                          command with it, or with an `endpoint` that serves it)
 //!
 //! Every other command lives in `commands/`, one file each.
 //!
@@ -29,7 +29,7 @@ use std::ffi::OsString;
 use mfa_env::cli::{Cli, CodeArgs, Command, ExportArgs, Global};
 use mfa_env::code::{self, CodeSource};
 use mfa_env::commands::{self, exec};
-use mfa_env::credentials::{role, session};
+use mfa_env::credentials;
 use mfa_env::error::Result;
 use mfa_env::output;
 use mfa_env::profile::config::{self, Target};
@@ -73,8 +73,19 @@ fn run(cli: Cli) -> Result<i32> {
         Some(Command::Exec {
             code,
             allow_nested,
+            server,
+            verbose,
             command,
-        }) => return run_exec(global, &code, allow_nested, &command),
+        }) => {
+            let server = server.then_some(Server { verbose });
+            return run_exec(global, &code, allow_nested, server, &command);
+        }
+        Some(Command::Serve {
+            port,
+            format,
+            verbose,
+            exec_parent,
+        }) => commands::serve::run(global, port, format, verbose, exec_parent),
         Some(Command::MfaArg { code }) => commands::mfa_arg::run(global, &code),
         Some(Command::Setup(args)) => commands::setup::run(global, &args),
         Some(Command::Add { stdin, volatile_ok }) => commands::add::run(global, stdin, volatile_ok),
@@ -102,12 +113,27 @@ fn export(global: &Global, args: &ExportArgs) -> Result<()> {
     output::print(&creds, args.format)
 }
 
-/// Runs a command with a usable session in its environment.
-fn run_exec(global: &Global, code: &CodeArgs, allow_nested: bool, cmd: &[OsString]) -> Result<i32> {
+/// `exec --server`: the command gets a credentials endpoint rather than one session.
+struct Server {
+    verbose: bool,
+}
+
+/// Runs a command with a usable session in its environment, or an endpoint that serves one.
+fn run_exec(
+    global: &Global,
+    code: &CodeArgs,
+    allow_nested: bool,
+    server: Option<Server>,
+    cmd: &[OsString],
+) -> Result<i32> {
     exec::check_nesting(allow_nested)?;
     let target = config::load_target(global.profile())?;
+    // With --server too: a code is asked for now, before the command takes the terminal.
     let creds = credentials(global, &target, code)?;
-    exec::run(target.profile(), target.sts(), &creds, cmd)
+    match server {
+        None => exec::run(target.profile(), target.sts(), &creds, cmd),
+        Some(Server { verbose }) => exec::run_with_server(global, &target, verbose, cmd),
+    }
 }
 
 /// A usable session: the cached one, else a new one for a code (which is then cached).
@@ -115,8 +141,5 @@ fn credentials(global: &Global, target: &Target, code: &CodeArgs) -> Result<Sess
     let unlock = code::unlock_within(target.mfa().lock_timeout_seconds);
     let store = Store::open(global.keyring, unlock)?;
     let source = CodeSource::choose(code.token_code.as_deref(), target.mfa());
-    match target {
-        Target::Mfa(settings) => session::get(&store, settings, source).map(|(creds, _)| creds),
-        Target::Role(chain) => role::credentials(&store, chain, source),
-    }
+    credentials::get(&store, target, source)
 }

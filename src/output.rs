@@ -24,6 +24,8 @@ pub enum Format {
     WindowsCmd,
     /// `set -gx NAME 'value'` lines for fish
     Fish,
+    /// the JSON `aws sts get-session-token` prints ({"Credentials": {...}})
+    Sts,
 }
 
 /// The RFC 3339 UTC form botocore and the SDKs parse.
@@ -32,20 +34,36 @@ pub fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 pub fn render(creds: &SessionCredentials, format: Format) -> Result<Zeroizing<String>> {
-    if format == Format::Process {
-        let json = serde_json::json!({
+    let json = match format {
+        Format::Process => serde_json::json!({
             "Version": 1,
             "AccessKeyId": creds.access_key_id.expose_secret(),
             "SecretAccessKey": creds.secret_access_key.expose_secret(),
             "SessionToken": creds.session_token.expose_secret(),
             "Expiration": rfc3339(creds.expiration),
-        });
-        let mut out = Zeroizing::new(json.to_string());
-        out.push('\n');
-        return Ok(out);
-    }
+        }),
+        Format::Sts => serde_json::json!({
+            "Credentials": {
+                "AccessKeyId": creds.access_key_id.expose_secret(),
+                "SecretAccessKey": creds.secret_access_key.expose_secret(),
+                "SessionToken": creds.session_token.expose_secret(),
+                "Expiration": rfc3339(creds.expiration),
+            }
+        }),
+        _ => return assignments(&variables(creds), format),
+    };
+    let mut out = Zeroizing::new(json.to_string());
+    out.push('\n');
+    Ok(out)
+}
+
+/// Shell lines that set `vars`, each value quoted for the format's shell.
+pub fn assignments(
+    vars: &[(&'static str, Zeroizing<String>)],
+    format: Format,
+) -> Result<Zeroizing<String>> {
     let mut out = Zeroizing::new(String::new());
-    for (name, value) in variables(creds) {
+    for (name, value) in vars {
         let value = value.as_str();
         let line = match format {
             Format::Env => format!("export {name}={}\n", posix_quote(value)),
@@ -53,7 +71,7 @@ pub fn render(creds: &SessionCredentials, format: Format) -> Result<Zeroizing<St
             Format::Fish => format!("set -gx {name} {}\n", fish_quote(value)),
             Format::Powershell => format!("$Env:{name}={}\n", powershell_quote(value)),
             Format::WindowsCmd => format!("set \"{name}={}\"\n", cmd_value(value)?),
-            Format::Process => unreachable!("handled above"),
+            Format::Process | Format::Sts => return Err(Error::NotShellFormat),
         };
         out.push_str(&Zeroizing::new(line));
     }
@@ -77,7 +95,11 @@ pub fn variables(creds: &SessionCredentials) -> [(&'static str, Zeroizing<String
 
 /// Writes the rendered credentials to stdout in one write.
 pub fn print(creds: &SessionCredentials, format: Format) -> Result<()> {
-    let text = render(creds, format)?;
+    write(&render(creds, format)?)
+}
+
+/// Writes `text` to stdout in one write.
+pub fn write(text: &str) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(text.as_bytes())

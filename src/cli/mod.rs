@@ -131,9 +131,11 @@ pub enum Command {
     /// Sets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
     /// AWS_CREDENTIAL_EXPIRATION, and AWS_REGION/AWS_DEFAULT_REGION when the profile has a
     /// region; removes AWS_PROFILE. Exits with the command's status (128+n if a signal killed
-    /// it).
+    /// it). With --server, the command gets a local credentials endpoint instead of the
+    /// session (AWS_CONTAINER_CREDENTIALS_FULL_URI, AWS_CONTAINER_AUTHORIZATION_TOKEN), from
+    /// which its SDKs take a new session when the old one runs out.
     #[command(
-        after_help = "Examples:\n  mfa-env exec -p dev -- aws s3 ls\n  mfa-env exec -p prod-admin -- terraform apply    a role profile: the role's credentials\n  mfa-env exec -p dev -- terraform plan\n  mfa-env exec -p dev                 a subshell; `exit` ends it"
+        after_help = "Examples:\n  mfa-env exec -p dev -- aws s3 ls\n  mfa-env exec -p prod-admin -- terraform apply    a role profile: the role's credentials\n  mfa-env exec -p dev -- terraform plan\n  mfa-env exec -p dev --server -- terraform apply    longer than a session: renewed as needed\n  mfa-env exec -p dev                 a subshell; `exit` ends it"
     )]
     Exec {
         #[command(flatten)]
@@ -143,6 +145,14 @@ pub enum Command {
         #[arg(long)]
         allow_nested: bool,
 
+        /// Give the command a local credentials endpoint rather than one session
+        #[arg(long)]
+        server: bool,
+
+        /// With --server: log each request to stderr (time, status, whether a new session was needed)
+        #[arg(long, requires = "server")]
+        verbose: bool,
+
         /// The command and its arguments, after `--`
         #[arg(
             trailing_var_arg = true,
@@ -150,6 +160,32 @@ pub enum Command {
             value_name = "CMD"
         )]
         command: Vec<OsString>,
+    },
+
+    /// Run a local credentials endpoint for other programs until interrupted
+    ///
+    /// Prints the two variables a client needs (AWS_CONTAINER_CREDENTIALS_FULL_URI and
+    /// AWS_CONTAINER_AUTHORIZATION_TOKEN), then serves the profile's session on 127.0.0.1,
+    /// a new one when the old one runs out, until SIGINT or SIGTERM.
+    #[command(
+        after_help = "Examples:\n  mfa-env serve -p dev               in a terminal of its own; paste the two lines it prints\n                                     into the shell, IDE or agent settings that need them\n  docker run --network host -e AWS_CONTAINER_CREDENTIALS_FULL_URI \\\n    -e AWS_CONTAINER_AUTHORIZATION_TOKEN amazon/aws-cli sts get-caller-identity\n  mfa-env serve -p dev --port 9911 --format fish"
+    )]
+    Serve {
+        /// The port on 127.0.0.1 [default: a free one]
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        port: u16,
+
+        /// How the variables are printed: env, env-no-export, fish, powershell, windows-cmd
+        #[arg(short, long, value_enum, default_value_t = Format::Env, value_name = "F")]
+        format: Format,
+
+        /// Log each request to stderr (time, status, whether a new session was needed)
+        #[arg(long)]
+        verbose: bool,
+
+        /// For `exec --server`: the process whose life bounds this server's
+        #[arg(long, hide = true, value_name = "PID")]
+        exec_parent: Option<u32>,
     },
 
     /// Print "SERIAL CODE" for the --mfa option of S3 MFA Delete; nothing is cached

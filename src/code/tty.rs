@@ -17,10 +17,37 @@ pub struct Tty {
     pub output: File,
 }
 
+/// Set by a server (`serve`, `exec --server`): its terminal counts only while it is in the
+/// terminal's foreground. A server nobody can bring back with `fg` must not be stopped by
+/// reading from the background (a shell run by `exec --server` takes the terminal's foreground
+/// for its own jobs); a code then comes from `mfa_process` or a dialog.
+#[cfg(unix)]
+static FOREGROUND_ONLY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes [`open`] fail unless this process is in the terminal's foreground process group, and
+/// makes reads and settings changes from the background fail rather than stop the process.
+#[cfg(unix)]
+pub fn only_in_foreground() {
+    FOREGROUND_ONLY.store(true, std::sync::atomic::Ordering::Relaxed);
+    for signal in [libc::SIGTTIN, libc::SIGTTOU] {
+        // SAFETY: setting a disposition to "ignore".
+        unsafe { libc::signal(signal, libc::SIG_IGN) };
+    }
+}
+
 /// The terminal. Fails at once where there is none (no controlling tty, no console).
 #[cfg(unix)]
 pub fn open() -> std::io::Result<Tty> {
+    use std::os::fd::AsRawFd;
     let tty = OpenOptions::new().read(true).write(true).open("/dev/tty")?;
+    // SAFETY: tcgetpgrp and getpgrp only read this process's and the terminal's state.
+    if FOREGROUND_ONLY.load(std::sync::atomic::Ordering::Relaxed)
+        && unsafe { libc::tcgetpgrp(tty.as_raw_fd()) != libc::getpgrp() }
+    {
+        return Err(std::io::Error::other(
+            "another program has the terminal's foreground",
+        ));
+    }
     Ok(Tty {
         input: tty.try_clone()?,
         output: tty,

@@ -7,5 +7,5 @@ pub fn run(shell: clap_complete::Shell) -> Result<()> {
     let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut cmd, "mfa-env", &mut out);
-    super::write_stdout(&String::from_utf8_lossy(&out))
+    crate::output::write(&String::from_utf8_lossy(&out))
 }

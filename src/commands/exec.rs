@@ -8,6 +8,12 @@
 //! Terraform, for one, aborts on a second interrupt. On Windows, which has no exec, mfa-env
 //! waits for the command, passes its whole exit code on, and leaves Ctrl-C to the command.
 //!
+//! With `--server` the command gets a credentials endpoint rather than a session: on Unix a
+//! second mfa-env process serves it (`serve`, with the listening socket as fd 3 and the token
+//! on stdin), and mfa-env still becomes the command. The server is bound to the command's
+//! life: it ignores the signals a terminal or job control send to the group (the command may
+//! need credentials to shut down cleanly) and ends when the command has ended.
+//!
 //! `AWS_PROFILE` is removed, so that no SDK in the command resolves the profile and re-enters
 //! mfa-env through `credential_process`. `MFA_ENV_EXEC` marks the command's environment, so
 //! that an `exec` inside it (a subshell started from a subshell) is refused instead of nesting
@@ -16,9 +22,13 @@
 use std::ffi::OsString;
 use std::process::Command;
 
+use zeroize::Zeroizing;
+
+use crate::cli::Global;
+use crate::endpoint;
 use crate::error::{Error, Result};
 use crate::output;
-use crate::profile::config::StsTarget;
+use crate::profile::config::{StsTarget, Target};
 use crate::secret::SessionCredentials;
 
 /// Marks a command's environment as started by `mfa-env exec`; its value is the profile.
@@ -27,6 +37,17 @@ pub const MARKER: &str = "MFA_ENV_EXEC";
 /// Variables that would make an SDK in the command look elsewhere for credentials, or that
 /// belong to another session.
 const REMOVED: &[&str] = &["AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SECURITY_TOKEN"];
+
+/// With `--server`, the session's variables go too (they would win over the endpoint), and
+/// so do the container variables that would name another endpoint.
+const REMOVED_FOR_SERVER: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+];
 
 /// Refuses to run inside another `exec` unless asked; checked before any prompt.
 pub fn check_nesting(allow_nested: bool) -> Result<()> {
@@ -44,16 +65,50 @@ pub fn run(
     creds: &SessionCredentials,
     command: &[OsString],
 ) -> Result<i32> {
+    start(profile, sts, &output::variables(creds), &[], command)
+}
+
+/// Runs `command` with a credentials endpoint for the target's sessions (`--server`).
+pub fn run_with_server(
+    global: &Global,
+    target: &Target,
+    verbose: bool,
+    command: &[OsString],
+) -> Result<i32> {
+    let listener = endpoint::bind(0)?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| Error::Endpoint(e.to_string()))?
+        .port();
+    let token = endpoint::new_token()?;
+    server::start(global, listener, &token, verbose)?;
+    let vars = endpoint::variables(port, &token);
+    start(
+        target.profile(),
+        target.sts(),
+        &vars,
+        REMOVED_FOR_SERVER,
+        command,
+    )
+}
+
+fn start(
+    profile: &str,
+    sts: &StsTarget,
+    vars: &[(&'static str, Zeroizing<String>)],
+    removed: &[&str],
+    command: &[OsString],
+) -> Result<i32> {
     let (program, args) = match command.split_first() {
         Some((program, args)) => (program.clone(), args),
         None => (default_shell(), &[][..]),
     };
     let mut cmd = Command::new(&program);
     cmd.args(args);
-    for name in REMOVED {
+    for name in REMOVED.iter().chain(removed) {
         cmd.env_remove(name);
     }
-    for (name, value) in output::variables(creds) {
+    for (name, value) in vars {
         cmd.env(name, value.as_str());
     }
     if sts.region_configured {
@@ -76,6 +131,92 @@ fn default_shell() -> OsString {
         std::env::var_os("SHELL")
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| "/bin/sh".into())
+    }
+}
+
+/// The endpoint's server beside the command.
+#[cfg(unix)]
+mod server {
+    use std::io::Write;
+    use std::net::TcpListener;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+
+    use clap::ValueEnum;
+
+    use crate::cli::Global;
+    use crate::error::{Error, Result};
+
+    /// The fd the server finds its listening socket on.
+    pub const LISTENER_FD: i32 = 3;
+
+    /// Starts `mfa-env serve --exec-parent <this pid>`, which outlives this process image:
+    /// mfa-env execs into the command next, and the server ends when the command has.
+    pub fn start(global: &Global, listener: TcpListener, token: &str, verbose: bool) -> Result<()> {
+        let failed = |e: std::io::Error| Error::Endpoint(format!("cannot start its server: {e}"));
+        let mut cmd = Command::new(std::env::current_exe().map_err(failed)?);
+        let keyring = global
+            .keyring
+            .to_possible_value()
+            .expect("no value is skipped");
+        cmd.arg("--profile")
+            .arg(global.profile())
+            .arg("--keyring")
+            .arg(keyring.get_name())
+            .arg("serve")
+            .arg("--exec-parent")
+            .arg(std::process::id().to_string());
+        if verbose {
+            cmd.arg("--verbose");
+        }
+        cmd.stdin(Stdio::piped()).stdout(Stdio::null());
+        let fd = listener.as_raw_fd();
+        // SAFETY: between fork and exec, only async-signal-safe calls (dup2, fcntl, prctl).
+        unsafe {
+            cmd.pre_exec(move || {
+                let moved = if fd == LISTENER_FD {
+                    libc::fcntl(fd, libc::F_SETFD, 0)
+                } else {
+                    libc::dup2(fd, LISTENER_FD)
+                };
+                if moved < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // Killed with the command even if it never gets to notice (Linux only; the
+                // server also watches its parent).
+                #[cfg(target_os = "linux")]
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(failed)?;
+        let mut stdin = child.stdin.take().expect("piped");
+        let line = zeroize::Zeroizing::new(format!("{token}\n"));
+        stdin.write_all(line.as_bytes()).map_err(failed)?;
+        Ok(())
+    }
+}
+
+#[cfg(windows)]
+mod server {
+    use std::net::TcpListener;
+
+    use zeroize::Zeroizing;
+
+    use crate::cli::Global;
+    use crate::endpoint::{self, provider::Provider};
+    use crate::error::Result;
+    use crate::profile::config;
+
+    /// Serves from a thread of this process, which waits for the command on Windows.
+    pub fn start(global: &Global, listener: TcpListener, token: &str, verbose: bool) -> Result<()> {
+        let provider = Provider::new(config::load_target(global.profile())?, global.keyring);
+        let token = Zeroizing::new(token.to_owned());
+        std::thread::spawn(move || {
+            endpoint::serve(listener, token, provider, verbose, std::future::pending())
+        });
+        Ok(())
     }
 }
 

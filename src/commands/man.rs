@@ -16,5 +16,5 @@ pub fn run(dir: Option<&std::path::Path>) -> Result<()> {
     clap_mangen::Man::new(cmd)
         .render(&mut out)
         .map_err(Error::Stdout)?;
-    super::write_stdout(&String::from_utf8_lossy(&out))
+    crate::output::write(&String::from_utf8_lossy(&out))
 }

@@ -14,5 +14,5 @@ pub fn run(global: &Global, args: &CodeArgs) -> Result<()> {
     let source = CodeSource::choose(args.token_code.as_deref(), &settings);
     let code = code::obtain(source, &settings, None)?;
     let line = Zeroizing::new(format!("{} {}\n", settings.serial, code.expose()));
-    super::write_stdout(&line)
+    crate::output::write(&line)
 }

@@ -1,5 +1,6 @@
 //! The commands, one file each: `exec` and the default export (in `main`), `setup`, `add`,
-//! `remove`, `status`, `clear`, `doctor`, `mfa-arg`, `completions`, `man`. Uses every layer below.
+//! `remove`, `status`, `clear`, `doctor`, `mfa-arg`, `serve`, `completions`, `man`. Uses every
+//! layer below.
 //!
 //! The management commands report to stderr what they did; `status` and `doctor` write to
 //! stdout, and never a secret; `mfa-arg` writes only the requested `SERIAL CODE`.
@@ -12,10 +13,9 @@ pub mod exec;
 pub mod man;
 pub mod mfa_arg;
 pub mod remove;
+pub mod serve;
 pub mod setup;
 pub mod status;
-
-use std::io::Write;
 
 use crate::cli::Global;
 use crate::error::{Error, Result};
@@ -37,12 +37,4 @@ pub(crate) fn pretty_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
     let mut out = serde_json::to_string_pretty(value).expect("plain data serializes");
     out.push('\n');
     out
-}
-
-/// Writes all of `text` to stdout, so a closed pipe is an error and not a silent loss.
-pub fn write_stdout(text: &str) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(Error::Stdout)
 }

@@ -157,7 +157,7 @@ pub fn run(global: &Global, args: &SetupArgs) -> Result<()> {
                 store.name()
             ));
         }
-        return super::write_stdout(&out);
+        return crate::output::write(&out);
     }
     if !ask.confirm(
         &format!(

@@ -23,7 +23,7 @@ pub fn run(global: &Global, json: bool) -> Result<()> {
     } else {
         table(&rows)
     };
-    super::write_stdout(&text)
+    crate::output::write(&text)
 }
 
 #[derive(serde::Serialize)]

@@ -7,3 +7,32 @@ pub mod longterm;
 pub mod role;
 pub mod session;
 pub mod used_code;
+
+use chrono::{DateTime, Utc};
+
+use crate::code::CodeSource;
+use crate::error::Result;
+use crate::profile::config::Target;
+use crate::secret::SessionCredentials;
+use crate::store::{Store, StoreError};
+
+/// A usable session for the target: the cached one, else a new one for a code (then cached).
+pub fn get(store: &Store, target: &Target, source: CodeSource<'_>) -> Result<SessionCredentials> {
+    match target {
+        Target::Mfa(settings) => session::get(store, settings, source).map(|(creds, _)| creds),
+        Target::Role(chain) => role::credentials(store, chain, source),
+    }
+}
+
+/// The cached session for the target if one may be served at `now`: one keyring read, no lock.
+pub fn cached(
+    store: &Store,
+    target: &Target,
+    now: DateTime<Utc>,
+) -> Result<Option<SessionCredentials>, StoreError> {
+    let hit = match target {
+        Target::Mfa(settings) => cache::lookup(store, settings, now)?,
+        Target::Role(chain) => cache::lookup_role(store, chain, chain.hops.len() - 1, now)?,
+    };
+    Ok(hit.map(|(creds, _)| creds))
+}

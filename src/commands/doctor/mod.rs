@@ -60,7 +60,7 @@ fn report<T: serde::Serialize>(
     line: impl Fn(&T) -> (Level, &str, &str),
 ) -> Result<()> {
     if json {
-        return super::write_stdout(&super::pretty_json(items));
+        return crate::output::write(&super::pretty_json(items));
     }
     let lines: String = items
         .iter()
@@ -74,7 +74,7 @@ fn report<T: serde::Serialize>(
             format!("{word:<8} {subject}: {text}\n")
         })
         .collect();
-    super::write_stdout(&lines)
+    crate::output::write(&lines)
 }
 
 /// Every check, in the order they are printed.

@@ -1,0 +1,224 @@
+//! The local credentials endpoint of `exec --server` and `serve`: the container-credentials
+//! protocol every AWS SDK and both CLIs speak (`AWS_CONTAINER_CREDENTIALS_FULL_URI` and
+//! `AWS_CONTAINER_AUTHORIZATION_TOKEN`), so a long job refreshes its session by itself. Uses
+//! `credentials` and below; `provider` decides what a request is served.
+//!
+//! Nothing for anyone else: it listens on 127.0.0.1 only, and answers only `GET` of its one
+//! path with the exact token (compared in constant time). Every local user can connect, so a
+//! connection is bounded in what it may cost: headers within 5 s and 16 KiB, a request body
+//! never read, closed after any answer but a session, at most `MAX_CONNECTIONS` at once. Its log (`--verbose`) has no secret in it:
+//! time, status, and whether a new session was needed.
+
+pub mod provider;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{AUTHORIZATION, CONNECTION, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use secrecy::ExposeSecret;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::output::rfc3339;
+use crate::secret::SessionCredentials;
+use provider::{Provider, Refused, Served};
+
+/// The one path that answers. Not a secret; the token is.
+pub const PATH: &str = "/mfa-env/credentials";
+
+/// Connections served at once; more are closed at once. Well under the usual 1024 open files.
+const MAX_CONNECTIONS: usize = 256;
+
+/// The time a client has to send a request's headers (a slowloris connection is cut after it).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The endpoint's listening socket: 127.0.0.1 and `port`, 0 for any free one.
+pub fn bind(port: u16) -> Result<TcpListener> {
+    TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+        .map_err(|e| Error::Endpoint(format!("cannot listen on 127.0.0.1:{port}: {e}")))
+}
+
+/// A new authorization token: 256 random bits, hex.
+pub fn new_token() -> Result<Zeroizing<String>> {
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    getrandom::getrandom(bytes.as_mut())
+        .map_err(|e| Error::Endpoint(format!("no random numbers for a token: {e}")))?;
+    let mut token = Zeroizing::new(String::with_capacity(64));
+    for b in bytes.iter() {
+        token.push_str(&format!("{b:02x}"));
+    }
+    Ok(token)
+}
+
+/// The two variables a client needs, for a listener on `port`.
+pub fn variables(port: u16, token: &str) -> [(&'static str, Zeroizing<String>); 2] {
+    [
+        (
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            Zeroizing::new(format!("http://127.0.0.1:{port}{PATH}")),
+        ),
+        (
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+            Zeroizing::new(token.to_owned()),
+        ),
+    ]
+}
+
+/// Serves requests on `listener` until `stop` completes.
+pub fn serve(
+    listener: TcpListener,
+    token: Zeroizing<String>,
+    provider: Provider,
+    verbose: bool,
+    stop: impl Future<Output = ()>,
+) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Endpoint(format!("cannot start: {e}")))?;
+    let ctx = Arc::new(Ctx {
+        token,
+        provider: Arc::new(provider),
+        verbose,
+    });
+    runtime.block_on(async move {
+        listener
+            .set_nonblocking(true)
+            .and_then(|()| tokio::net::TcpListener::from_std(listener))
+            .map_err(|e| Error::Endpoint(format!("cannot listen: {e}")))
+            .map(|listener| accept_until(listener, ctx, stop))?
+            .await;
+        Ok(())
+    })
+}
+
+struct Ctx {
+    token: Zeroizing<String>,
+    provider: Arc<Provider>,
+    verbose: bool,
+}
+
+async fn accept_until(
+    listener: tokio::net::TcpListener,
+    ctx: Arc<Ctx>,
+    stop: impl Future<Output = ()>,
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let accepting = async {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                // Out of file descriptors, most likely: let some connections end first.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            };
+            let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+                continue; // dropped: closed at once
+            };
+            let ctx = Arc::clone(&ctx);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let ctx = Arc::clone(&ctx);
+                    async move { Ok::<_, Infallible>(answer(req, &ctx).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HEADER_TIMEOUT)
+                    .max_buf_size(16 * 1024)
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+                drop(slot);
+            });
+        }
+    };
+    tokio::select! {
+        () = accepting => {}
+        () = stop => {}
+    }
+}
+
+/// One request's answer, logged with `--verbose`.
+async fn answer(req: Request<Incoming>, ctx: &Ctx) -> Response<Full<Bytes>> {
+    let (status, body, what) = respond(&req, ctx).await;
+    if ctx.verbose {
+        eprintln!(
+            "mfa-env: {} {} {what}",
+            rfc3339(crate::clock::now()),
+            status.as_u16()
+        );
+    }
+    let mut answer = Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, "application/json");
+    if status != StatusCode::OK {
+        // Only a client with the token keeps its connection: hyper bounds the time to a
+        // request's headers, not the idle time after an answer.
+        answer = answer.header(CONNECTION, "close");
+    }
+    answer
+        .body(Full::new(body))
+        .expect("a status and fixed headers make a valid response")
+}
+
+async fn respond(req: &Request<Incoming>, ctx: &Ctx) -> (StatusCode, Bytes, &'static str) {
+    let refuse = |status, message: &str, what| (status, message_body(message), what);
+    if req.uri().path() != PATH {
+        return refuse(StatusCode::NOT_FOUND, "not found", "another path");
+    }
+    if req.method() != Method::GET {
+        return refuse(StatusCode::METHOD_NOT_ALLOWED, "only GET", "another method");
+    }
+    let Some(given) = req.headers().get(AUTHORIZATION) else {
+        return refuse(StatusCode::UNAUTHORIZED, "no token", "no token");
+    };
+    if !bool::from(given.as_bytes().ct_eq(ctx.token.as_bytes())) {
+        return refuse(StatusCode::FORBIDDEN, "wrong token", "wrong token");
+    }
+    let provider = Arc::clone(&ctx.provider);
+    match tokio::task::spawn_blocking(move || provider.get()).await {
+        Ok(Ok(Served::Cached(creds))) => (StatusCode::OK, credentials_body(&creds), "cached"),
+        Ok(Ok(Served::Fetched(creds))) => (StatusCode::OK, credentials_body(&creds), "new session"),
+        Ok(Err(Refused::Failed(why))) => refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("mfa-env: {why}"),
+            "no session",
+        ),
+        Ok(Err(Refused::StillFetching)) => refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "mfa-env is still waiting for an MFA code; the next request after it is given gets the new session",
+            "waiting for a code",
+        ),
+        Err(_) => refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "mfa-env: the session lookup failed",
+            "lookup failed",
+        ),
+    }
+}
+
+/// The container-credentials JSON the SDKs read.
+fn credentials_body(creds: &SessionCredentials) -> Bytes {
+    let json = Zeroizing::new(
+        serde_json::json!({
+            "AccessKeyId": creds.access_key_id.expose_secret(),
+            "SecretAccessKey": creds.secret_access_key.expose_secret(),
+            "Token": creds.session_token.expose_secret(),
+            "Expiration": rfc3339(creds.expiration),
+        })
+        .to_string(),
+    );
+    Bytes::copy_from_slice(json.as_bytes())
+}
+
+/// An error answer: SDKs show the body, so it is one line that says what to do.
+fn message_body(message: &str) -> Bytes {
+    Bytes::from(serde_json::json!({ "message": message }).to_string())
+}

@@ -1,0 +1,559 @@
+//! The local credentials endpoint (`exec --server`, `serve`) with real clients: boto3 and the
+//! AWS CLI v1 take their sessions from it and renew them from it without a restart; many
+//! requests at once share one code; strangers get nothing and cannot stall it.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A bed whose sessions are served for only a few seconds (`mfa_env_min_remaining_seconds`
+/// close to `duration_seconds`), and whose codes come from an `mfa_process` that counts its
+/// runs and can be slowed down (a person taking their time).
+fn bed(keyring: Keyring, name: &str, standin: &StandIn, served_for: u32) -> Bed {
+    let bed = Bed::new(keyring, name, &standin.url);
+    let script = bed.dir.path().join("code.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ncd '{dir}'\nn=$(( $(cat runs 2>/dev/null || echo 0) + 1 ))\necho $n > runs\nsleep $(cat delay 2>/dev/null || echo 0)\nprintf '%06d\\n' $((400000 + n))\n",
+            dir = bed.dir.path().display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    bed.write_config(&format!(
+        "mfa_serial = {}\nmfa_env_source_profile = {}-base\nduration_seconds = 900\nmfa_env_min_remaining_seconds = {}\nmfa_process = {}\n",
+        bed.serial,
+        bed.profile,
+        900 - served_for,
+        script.display()
+    ));
+    bed
+}
+
+/// How many codes the bed's `mfa_process` gave.
+fn codes_given(bed: &Bed) -> usize {
+    std::fs::read_to_string(bed.dir.path().join("runs"))
+        .map(|s| s.trim().parse().unwrap())
+        .unwrap_or(0)
+}
+
+/// How many GetSessionToken calls the stand-in received.
+fn sessions_issued(standin: &StandIn) -> usize {
+    standin
+        .requests()
+        .iter()
+        .filter(|r| r.len() == 6 && r.bytes().all(|b| b.is_ascii_digit()))
+        .count()
+}
+
+/// A running `mfa-env serve`, and the two variables it printed.
+struct Serving {
+    child: Child,
+    port: u16,
+    token: String,
+    uri: String,
+}
+
+impl Serving {
+    fn start(bed: &Bed, extra: &[&str]) -> Serving {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["--profile", &bed.profile, "serve", "--verbose"])
+            .args(extra);
+        let mut child = bed.spawn_cmd(cmd);
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut value = |name: &str| {
+            let line = lines
+                .next()
+                .unwrap_or_else(|| panic!("serve printed no {name}"))
+                .unwrap();
+            let rest = line
+                .strip_prefix(&format!("export {name}='"))
+                .and_then(|r| r.strip_suffix('\''))
+                .unwrap_or_else(|| panic!("not an export of {name}: {line}"));
+            rest.to_owned()
+        };
+        let uri = value("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+        let token = value("AWS_CONTAINER_AUTHORIZATION_TOKEN");
+        let port = uri
+            .strip_prefix("http://127.0.0.1:")
+            .and_then(|r| r.split('/').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("not a loopback URI: {uri}"));
+        Serving {
+            child,
+            port,
+            token,
+            uri,
+        }
+    }
+
+    fn path(&self) -> String {
+        self.uri
+            .splitn(4, '/')
+            .nth(3)
+            .map(|p| format!("/{p}"))
+            .unwrap()
+    }
+
+    /// A GET of the credentials with the token: status and body.
+    fn get(&self) -> (u16, String) {
+        let req = format!(
+            "GET {} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {}\r\nConnection: close\r\n\r\n",
+            self.path(),
+            self.token
+        );
+        send(self.port, req.as_bytes(), Duration::from_secs(40)).expect("an answer")
+    }
+
+    /// Stops it as a person would (Ctrl-C): its status and stderr.
+    fn stop(mut self) -> Out {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGINT,
+        )
+        .unwrap();
+        let mut stderr = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        let status = self.child.wait().unwrap();
+        Out {
+            code: status.code(),
+            stdout: String::new(),
+            stderr,
+        }
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends `raw` and reads the answer until the server closes: status and body, or `None` if
+/// the connection was closed or timed out without an answer.
+fn send(port: u16, raw: &[u8], timeout: Duration) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(timeout)).unwrap();
+    let _ = stream.write_all(raw);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
+    Some((status, body))
+}
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+/// The container-credentials answer, with more than the margin left.
+fn assert_credentials(body: &str, margin_seconds: i64) -> serde_json::Value {
+    let creds = json(body);
+    for field in ["AccessKeyId", "SecretAccessKey", "Token", "Expiration"] {
+        assert!(creds[field].is_string(), "{field} in {body}");
+    }
+    let expiration = chrono::DateTime::parse_from_rfc3339(creds["Expiration"].as_str().unwrap())
+        .expect("RFC 3339");
+    let left = (expiration.with_timezone(&chrono::Utc) - mfa_env::clock::now()).num_seconds();
+    assert!(left > margin_seconds, "{left} s left");
+    creds
+}
+
+/// boto3 in one process, under `exec --server`: its first call is served the session `exec`
+/// got, and once that may no longer be served, the same client gets a new one from the
+/// endpoint by itself. The command has no session variables and no profile; the endpoint's
+/// server has the token nowhere in its argv, and ends with the command.
+fn a_running_boto3_client_renews_its_session(keyring: Keyring) {
+    let dir = tempfile::tempdir().unwrap();
+    let standin = StandIn::start(dir.path());
+    let mut bed = bed(keyring, "boto3", &standin, 8);
+    bed.set_env("AWS_PROFILE", &bed.profile.clone());
+    bed.set_env("AWS_ACCESS_KEY_ID", "AKIASTALEKEYINTHEENV");
+    let client = r#"
+import hashlib, json, os, sys, time
+import boto3
+env = {k: os.environ.get(k) for k in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN"]}
+servers = []
+for pid in os.listdir("/proc"):
+    if pid.isdigit():
+        try:
+            stat = open(f"/proc/{pid}/stat").read()
+            if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid():
+                servers.append((int(pid), open(f"/proc/{pid}/cmdline").read().replace("\0", " ")))
+        except OSError:
+            pass
+sts = boto3.session.Session(region_name="us-east-1").client("sts")
+secrets = []
+for i in range(2):
+    sts.get_caller_identity()
+    creds = sts._request_signer._credentials.get_frozen_credentials()
+    secrets.append(hashlib.sha256(creds.secret_key.encode()).hexdigest()[:16])
+    if i == 0:
+        time.sleep(10)
+print(json.dumps({"env": env, "servers": servers, "secrets": secrets}))
+"#;
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "--profile",
+        &bed.profile,
+        "exec",
+        "--server",
+        "--verbose",
+        "--",
+    ])
+    .arg(venv_bin("python"))
+    .args(["-c", client]);
+    let out = bed.run_cmd(cmd, None);
+    out.ok();
+    let seen = json(&out.stdout);
+    let env = &seen["env"];
+    for gone in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+    ] {
+        assert!(env[gone].is_null(), "{gone} is set: {env}");
+    }
+    let uri = env["AWS_CONTAINER_CREDENTIALS_FULL_URI"].as_str().unwrap();
+    assert!(uri.starts_with("http://127.0.0.1:"), "{uri}");
+    let token = env["AWS_CONTAINER_AUTHORIZATION_TOKEN"].as_str().unwrap();
+    assert!(token.len() >= 32, "a token of at least 128 bits: {token}");
+    let secrets = seen["secrets"].as_array().unwrap();
+    assert_ne!(secrets[0], secrets[1], "the second call used a new session");
+    assert_eq!(sessions_issued(&standin), 2, "{}", standin.log());
+    assert_eq!(codes_given(&bed), 2);
+    assert!(out.stderr.contains(" 200 cached"), "{}", out.stderr);
+    assert!(out.stderr.contains(" 200 new session"), "{}", out.stderr);
+    assert_no_secret(&out.stderr, &[token, "standinSessionSecret"], "stderr");
+
+    let servers = seen["servers"].as_array().unwrap();
+    assert_eq!(
+        servers.len(),
+        1,
+        "one server beside the command: {servers:?}"
+    );
+    let argv = servers[0][1].as_str().unwrap();
+    assert!(argv.contains("serve --exec-parent"), "{argv}");
+    assert_no_secret(argv, &[token], "the server's argv");
+    let pid = servers[0][0].as_u64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(Instant::now() < deadline, "the server outlived its command");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_no_secret(&bed.files_text(), &[token], "the bed's files");
+}
+
+/// The AWS CLI under `exec --server`: each `aws` process takes the session from the endpoint;
+/// after `mfa-env clear` the next one gets a new session, with the next code. One
+/// GetSessionToken per session, however many calls.
+fn the_aws_cli_takes_its_sessions_from_the_endpoint(keyring: Keyring) {
+    let dir = tempfile::tempdir().unwrap();
+    let standin = StandIn::start(dir.path());
+    let bed = bed(keyring, "cli", &standin, 600);
+    let script = format!(
+        "set -e\nfor i in 1 2; do '{aws}' sts get-caller-identity --region us-east-1 >/dev/null; done\n'{bin}' --profile '{p}' clear\nfor i in 1 2 3; do '{aws}' sts get-caller-identity --region us-east-1 >/dev/null; done\nexit 7\n",
+        aws = venv_bin("aws").display(),
+        bin = BIN,
+        p = bed.profile
+    );
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "--profile",
+        &bed.profile,
+        "exec",
+        "--server",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    let out = bed.run_cmd(cmd, None);
+    assert_eq!(out.code, Some(7), "the command's status: {}", out.stderr);
+    assert_eq!(sessions_issued(&standin), 2, "{}", standin.log());
+    assert_eq!(codes_given(&bed), 2);
+    let calls = standin
+        .log()
+        .lines()
+        .filter(|l| l.contains(" GetCallerIdentity by=ASIA"))
+        .count();
+    assert_eq!(calls, 5, "every aws call was signed with a session");
+}
+
+for_each_keyring!(
+    a_running_boto3_client_renews_its_session,
+    the_aws_cli_takes_its_sessions_from_the_endpoint,
+);
+
+/// 32 requests at once on an empty cache: one code, one GetSessionToken, one session for all.
+#[test]
+fn requests_at_once_share_one_code() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let standin = StandIn::start(dir.path());
+    let bed = bed(Keyring::Keyutils, "burst", &standin, 600);
+    let serving = Serving::start(&bed, &[]);
+    assert_eq!(sessions_issued(&standin), 1, "serve gets the first session");
+    bed.run(&["clear"], None).ok();
+    std::fs::write(bed.dir.path().join("delay"), "1").unwrap();
+    let answers: Vec<_> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..32).map(|_| s.spawn(|| serving.get())).collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let keys: std::collections::BTreeSet<_> = answers
+        .iter()
+        .map(|(status, body)| {
+            assert_eq!(*status, 200, "{body}");
+            assert_credentials(body, 600)["SecretAccessKey"].to_string()
+        })
+        .collect();
+    assert_eq!(keys.len(), 1, "one session for all");
+    assert_eq!(codes_given(&bed), 2);
+    assert_eq!(sessions_issued(&standin), 2, "{}", standin.log());
+    let stopped = serving.stop();
+    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    let log: Vec<_> = stopped
+        .stderr
+        .lines()
+        .filter(|l| l.contains(" 200 "))
+        .collect();
+    assert_eq!(log.len(), 32, "one line per request: {}", stopped.stderr);
+}
+
+/// A request that needs a code gives up (as SDKs do after a second or two) while the person
+/// is still typing: the fetch goes on, and the next request is served the new session at once.
+#[test]
+fn a_client_that_gives_up_does_not_lose_the_session() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let standin = StandIn::start(dir.path());
+    let bed = bed(Keyring::SecretService, "patient", &standin, 600);
+    let serving = Serving::start(&bed, &[]);
+    bed.run(&["clear"], None).ok();
+    std::fs::write(bed.dir.path().join("delay"), "3").unwrap();
+    let impatient = format!(
+        "GET {} HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nConnection: close\r\n\r\n",
+        serving.path(),
+        serving.token
+    );
+    assert_eq!(
+        send(serving.port, impatient.as_bytes(), Duration::from_secs(1)),
+        None,
+        "the client gave up first"
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let asked = Instant::now();
+    let (status, body) = serving.get();
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "served at once, took {:?}",
+        asked.elapsed()
+    );
+    assert_credentials(&body, 600);
+    assert_eq!(codes_given(&bed), 2, "no second code");
+    assert_eq!(sessions_issued(&standin), 2, "{}", standin.log());
+}
+
+/// A request waits for a code at most `mfa_env_lock_timeout_seconds`, then gets a 503 that
+/// says a code is awaited; the fetch goes on, and serves the next request.
+#[test]
+fn a_request_waits_for_a_code_no_longer_than_the_lock_timeout() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let standin = StandIn::start(dir.path());
+    let bed = bed(Keyring::Keyutils, "waiting", &standin, 600);
+    bed.append_config("mfa_env_lock_timeout_seconds = 2\n");
+    let serving = Serving::start(&bed, &[]);
+    bed.run(&["clear"], None).ok();
+    std::fs::write(bed.dir.path().join("delay"), "5").unwrap();
+    let asked = Instant::now();
+    let (status, body) = serving.get();
+    let waited = asked.elapsed();
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        json(&body)["message"]
+            .as_str()
+            .unwrap()
+            .contains("still waiting for an MFA code"),
+        "{body}"
+    );
+    assert!(
+        waited >= Duration::from_secs(2) && waited < Duration::from_secs(4),
+        "{waited:?}"
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    let (status, body) = serving.get();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(codes_given(&bed), 2);
+    assert_eq!(sessions_issued(&standin), 2, "{}", standin.log());
+}
+
+/// With no way to get a code, a request gets a 500 whose body says why, at once.
+#[test]
+fn no_code_to_be_had_is_an_error_the_client_can_show() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let standin = StandIn::start(dir.path());
+    let bed = Bed::new(Keyring::Keyutils, "nocode", &standin.url);
+    bed.warm();
+    let serving = Serving::start(&bed, &[]);
+    bed.run(&["clear"], None).ok();
+    let asked = Instant::now();
+    let (status, body) = serving.get();
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        json(&body)["message"]
+            .as_str()
+            .unwrap()
+            .contains("no way to ask for the MFA code"),
+        "{body}"
+    );
+    assert!(asked.elapsed() < Duration::from_secs(5));
+    let stopped = serving.stop();
+    assert!(
+        stopped.stderr.contains(" 500 no session"),
+        "{}",
+        stopped.stderr
+    );
+}
+
+/// Strangers: no token, a wrong one, another path or method, a 1 MiB request, a slowloris
+/// and an idle connection. Each is refused or cut in bounded time with no secret in the
+/// answer, and a good request is served meanwhile and after.
+#[test]
+fn strangers_get_nothing_and_cannot_stall_it() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let standin = StandIn::start(dir.path());
+    let bed = bed(Keyring::Keyutils, "strangers", &standin, 600);
+    let serving = Serving::start(&bed, &[]);
+    let (path, token) = (serving.path(), serving.token.clone());
+    let wrong: String = token.chars().rev().collect();
+    let cases = [
+        (
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+            401,
+        ),
+        (
+            format!(
+                "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {wrong}\r\nConnection: close\r\n\r\n"
+            ),
+            403,
+        ),
+        (
+            format!(
+                "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {token}x\r\nConnection: close\r\n\r\n"
+            ),
+            403,
+        ),
+        (
+            format!(
+                "GET /latest/meta-data/ HTTP/1.1\r\nHost: x\r\nAuthorization: {token}\r\nConnection: close\r\n\r\n"
+            ),
+            404,
+        ),
+        (
+            format!(
+                "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {token}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            ),
+            405,
+        ),
+    ];
+    for (raw, expected) in &cases {
+        let (status, body) = send(serving.port, raw.as_bytes(), Duration::from_secs(5))
+            .unwrap_or_else(|| panic!("no answer to {raw}"));
+        assert_eq!(status, *expected, "{raw}: {body}");
+        assert_no_secret(
+            &body,
+            &[&token, "standinSessionSecret", "Token"],
+            "a refusal",
+        );
+    }
+
+    // A refusal ends the connection, even one the client asked to keep.
+    let keep = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+    let started = Instant::now();
+    let (status, _) = send(serving.port, keep.as_bytes(), Duration::from_secs(10)).unwrap();
+    assert_eq!(status, 401);
+    assert!(started.elapsed() < Duration::from_secs(3), "closed at once");
+
+    // 1 MiB of headers: refused or cut, in bounded time.
+    let huge = format!(
+        "GET {path} HTTP/1.1\r\nHost: x\r\nX-Pad: {}\r\n\r\n",
+        "a".repeat(1 << 20)
+    );
+    let started = Instant::now();
+    if let Some((status, body)) = send(serving.port, huge.as_bytes(), Duration::from_secs(10)) {
+        assert!(status >= 400, "{status}: {body}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(8));
+
+    // A slowloris connection (a header byte every half second) and an idle one.
+    let mut slow = TcpStream::connect(("127.0.0.1", serving.port)).unwrap();
+    let idle = TcpStream::connect(("127.0.0.1", serving.port)).unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nX-Slow: ").unwrap();
+    let started = Instant::now();
+    let cut = loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let (status, body) = serving.get();
+        assert_eq!(status, 200, "served meanwhile: {body}");
+        if slow.write_all(b"a").is_err() {
+            break started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the slowloris connection was never cut"
+        );
+    };
+    assert!(cut < Duration::from_secs(12), "cut after {cut:?}");
+    let mut idle = idle;
+    idle.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let closed = idle.read_to_end(&mut rest);
+    assert!(closed.is_ok(), "the idle connection was cut: {closed:?}");
+
+    let (status, body) = serving.get();
+    assert_eq!(status, 200, "{body}");
+    assert_credentials(&body, 600);
+    let stopped = serving.stop();
+    assert_no_secret(&stopped.stderr, &[&token, "standinSessionSecret"], "stderr");
+}
+
+/// `--format sts`: the JSON `aws sts get-session-token` prints, for scripts and agent tools.
+#[test]
+fn format_sts_prints_what_get_session_token_prints() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let moto = Moto::start(dir.path());
+    let bed = Bed::new(Keyring::Keyutils, "sts-format", &moto.url);
+    let process = bed.warm().json();
+    let out = bed.run(&["--format", "sts"], None);
+    out.ok();
+    let sts = out.json();
+    let creds = &sts["Credentials"];
+    assert_eq!(creds["AccessKeyId"], process["AccessKeyId"]);
+    assert_eq!(creds["SecretAccessKey"], process["SecretAccessKey"]);
+    assert_eq!(creds["SessionToken"], process["SessionToken"]);
+    assert_eq!(creds["Expiration"], process["Expiration"]);
+    assert_eq!(sts.as_object().unwrap().len(), 1, "{sts}");
+
+    bed.run(&["serve", "--format", "sts"], None)
+        .fails_with("print a session, not variables");
+}
