@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -67,12 +67,20 @@ impl Serving {
         cmd.args(["--profile", &bed.profile, "serve", "--verbose"])
             .args(extra);
         let mut child = bed.spawn_cmd(cmd);
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        // Read to the end: `serve` closes its stdout once the two lines are out, so a reader
+        // waiting for the end (`$(…)`, a pipe) is not left hanging.
+        let mut printed = String::new();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut printed)
+            .unwrap();
+        let mut lines = printed.lines();
         let mut value = |name: &str| {
             let line = lines
                 .next()
-                .unwrap_or_else(|| panic!("serve printed no {name}"))
-                .unwrap();
+                .unwrap_or_else(|| panic!("serve printed no {name}"));
             let rest = line
                 .strip_prefix(&format!("export {name}='"))
                 .and_then(|r| r.strip_suffix('\''))
@@ -237,8 +245,17 @@ print(json.dumps({"env": env, "servers": servers, "secrets": secrets}))
     assert_ne!(secrets[0], secrets[1], "the second call used a new session");
     assert_eq!(sessions_issued(&standin), 2, "{}", standin.log());
     assert_eq!(codes_given(&bed), 2);
+    // The successor was fetched by the server before the client asked (the session it held
+    // was within the margin), or when it asked: either way one request log line each, all 200.
     assert!(out.stderr.contains(" 200 cached"), "{}", out.stderr);
-    assert!(out.stderr.contains(" 200 new session"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .lines()
+            .filter(|l| l.starts_with("mfa-env: 2"))
+            .all(|l| l.contains(" 200 ")),
+        "{}",
+        out.stderr
+    );
     assert_no_secret(&out.stderr, &[token, "standinSessionSecret"], "stderr");
 
     let servers = seen["servers"].as_array().unwrap();
@@ -554,6 +571,159 @@ fn format_sts_prints_what_get_session_token_prints() {
     assert_eq!(creds["Expiration"], process["Expiration"]);
     assert_eq!(sts.as_object().unwrap().len(), 1, "{sts}");
 
-    bed.run(&["serve", "--format", "sts"], None)
-        .fails_with("print a session, not variables");
+    let refused = bed.run(&["serve", "--format", "sts"], None);
+    assert_eq!(refused.code, Some(2), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("invalid value 'sts'"),
+        "{}",
+        refused.stderr
+    );
+}
+
+/// A `[default]` profile with a long-term key would win over the endpoint in the command's
+/// SDKs (they read the files before the container endpoint): `exec --server` says so.
+#[test]
+fn exec_server_warns_of_a_default_profile_that_wins() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let standin = StandIn::start(dir.path());
+    let bed = bed(Keyring::Keyutils, "shadow", &standin, 600);
+    let run = || {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["--profile", &bed.profile, "exec", "--server", "--", "true"]);
+        bed.run_cmd(cmd, None)
+    };
+    let clean = run();
+    assert_eq!(clean.code, Some(0), "{}", clean.stderr);
+    assert!(
+        !clean.stderr.contains("profile 'default'"),
+        "{}",
+        clean.stderr
+    );
+    let mut creds = std::fs::read_to_string(bed.credentials_path()).unwrap();
+    creds.push_str(&format!(
+        "\n[default]\naws_access_key_id = {LT_KEY_ID}\naws_secret_access_key = {LT_SECRET}\n"
+    ));
+    std::fs::write(bed.credentials_path(), creds).unwrap();
+    let warned = run();
+    assert_eq!(warned.code, Some(0), "{}", warned.stderr);
+    assert!(
+        warned.stderr.contains(
+            "profile 'default' has aws_access_key_id, which SDKs in the command use before the endpoint"
+        ),
+        "{}",
+        warned.stderr
+    );
+    assert_no_secret(&warned.stderr, &[LT_KEY_ID, LT_SECRET], "stderr");
+}
+
+/// A client holds its session until it nearly runs out, and some (the Go SDK) ask again only
+/// then: once a session a client was served is within the margin, the server fetches the next
+/// one by itself, and the client's next request is served it from the cache.
+#[test]
+fn a_held_session_is_renewed_before_it_runs_out() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let standin = StandIn::start(dir.path());
+    let bed = bed(Keyring::Keyutils, "renew", &standin, 4);
+    let serving = Serving::start(&bed, &[]);
+    let (status, body) = serving.get();
+    assert_eq!(status, 200, "{body}");
+    let first = json(&body)["SecretAccessKey"].clone();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while codes_given(&bed) < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "no renewal without a request: {}",
+            standin.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let (status, body) = serving.get();
+    assert_eq!(status, 200, "{body}");
+    assert_ne!(json(&body)["SecretAccessKey"], first, "the successor");
+    assert_eq!(sessions_issued(&standin), 2, "{}", standin.log());
+    let stopped = serving.stop();
+    let log: Vec<_> = stopped
+        .stderr
+        .lines()
+        .filter(|l| l.contains(" 200 "))
+        .collect();
+    assert!(
+        log.len() == 2 && log.iter().all(|l| l.ends_with(" 200 cached")),
+        "both served from the cache: {}",
+        stopped.stderr
+    );
+}
+
+/// Strangers holding every connection slot do not keep the owner's client out: the oldest
+/// stranger gives way.
+#[test]
+fn strangers_holding_every_slot_give_way_to_the_owner() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let standin = StandIn::start(dir.path());
+    let bed = bed(Keyring::Keyutils, "crowd", &standin, 600);
+    let serving = Serving::start(&bed, &[]);
+    // In batches, so that the listen backlog never overflows and every one is accepted.
+    let mut crowd = Vec::new();
+    for _ in 0..6 {
+        for _ in 0..50 {
+            crowd.push(TcpStream::connect(("127.0.0.1", serving.port)).unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // The slots are full: the server keeps at most 256 and closed the rest.
+    let open = crowd
+        .iter()
+        .filter(|c| {
+            c.set_nonblocking(true).unwrap();
+            let mut b = [0u8; 1];
+            matches!((&**c).read(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+        })
+        .count();
+    assert_eq!(open, 256, "connections the server holds");
+    let asked = Instant::now();
+    let (status, body) = serving.get();
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "served while the crowd waits, took {:?}",
+        asked.elapsed()
+    );
+    drop(crowd);
+}
+
+/// A failed fetch answers for itself for 10 s: the retries of an SDK get the same 500 at once,
+/// and `mfa_process` (or a dialog) is not run again for each.
+#[test]
+fn a_failed_fetch_is_not_repeated_for_every_retry() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let standin = StandIn::start(dir.path());
+    let bed = bed(Keyring::Keyutils, "failing", &standin, 600);
+    let serving = Serving::start(&bed, &[]);
+    assert_eq!(codes_given(&bed), 1);
+    // From now on mfa_process runs (and is counted) but gives no code.
+    std::fs::write(
+        bed.dir.path().join("code.sh"),
+        format!(
+            "#!/bin/sh\ncd '{}'\necho $(( $(cat runs) + 1 )) > runs\nexit 1\n",
+            bed.dir.path().display()
+        ),
+    )
+    .unwrap();
+    bed.run(&["clear"], None).ok();
+    for _ in 0..3 {
+        let (status, body) = serving.get();
+        assert_eq!(status, 500, "{body}");
+        assert!(body.contains("mfa_process"), "{body}");
+    }
+    assert_eq!(codes_given(&bed), 2, "one run for three requests");
+    std::thread::sleep(Duration::from_secs(11));
+    let (status, _) = serving.get();
+    assert_eq!(status, 500);
+    assert_eq!(codes_given(&bed), 3, "tried again after 10 s");
 }

@@ -464,9 +464,11 @@ impl Failing<'_> {
                 timeouts.total.as_secs(),
                 self.target.timeout_seconds
             )),
+            // Which of the two fires first for a silent endpoint is a race: both name the setting.
             SdkError::DispatchFailure(f) if f.is_timeout() => unreachable(format!(
-                "timed out (connect {} s, answer {} s)",
+                "timed out (connect {} s, answer {} s: mfa_env_sts_timeout_seconds = {})",
                 timeouts.connect.as_secs(),
+                self.target.timeout_seconds,
                 self.target.timeout_seconds
             )),
             SdkError::DispatchFailure(f) if f.is_io() => {

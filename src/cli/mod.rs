@@ -111,6 +111,33 @@ pub struct ExportArgs {
     pub code: CodeArgs,
 }
 
+/// The formats of `export` that set variables: what `serve` prints its two in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ShellFormat {
+    /// `export NAME='value'` lines for POSIX shells (bash, zsh, dash)
+    Env,
+    /// `NAME='value'` lines, without `export`
+    EnvNoExport,
+    /// `$Env:NAME='value'` lines for PowerShell
+    Powershell,
+    /// `set "NAME=value"` lines for cmd.exe
+    WindowsCmd,
+    /// `set -gx NAME 'value'` lines for fish
+    Fish,
+}
+
+impl From<ShellFormat> for Format {
+    fn from(f: ShellFormat) -> Format {
+        match f {
+            ShellFormat::Env => Format::Env,
+            ShellFormat::EnvNoExport => Format::EnvNoExport,
+            ShellFormat::Powershell => Format::Powershell,
+            ShellFormat::WindowsCmd => Format::WindowsCmd,
+            ShellFormat::Fish => Format::Fish,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct CodeArgs {
     /// The current MFA code, for scripts; `-` reads it from standard input (keeps it out of argv)
@@ -168,16 +195,16 @@ pub enum Command {
     /// AWS_CONTAINER_AUTHORIZATION_TOKEN), then serves the profile's session on 127.0.0.1,
     /// a new one when the old one runs out, until SIGINT or SIGTERM.
     #[command(
-        after_help = "Examples:\n  mfa-env serve -p dev               in a terminal of its own; paste the two lines it prints\n                                     into the shell, IDE or agent settings that need them\n  docker run --network host -e AWS_CONTAINER_CREDENTIALS_FULL_URI \\\n    -e AWS_CONTAINER_AUTHORIZATION_TOKEN amazon/aws-cli sts get-caller-identity\n  mfa-env serve -p dev --port 9911 --format fish"
+        after_help = "Examples:\n  mfa-env serve -p dev               in a terminal of its own; paste the two lines it prints\n                                     into the shell, IDE or agent settings that need them\n  docker run --network host -e AWS_CONTAINER_CREDENTIALS_FULL_URI \\\n    -e AWS_CONTAINER_AUTHORIZATION_TOKEN amazon/aws-cli sts get-caller-identity\n  mfa-env serve -p dev --format fish   the two lines for fish"
     )]
     Serve {
         /// The port on 127.0.0.1 [default: a free one]
-        #[arg(long, default_value_t = 0, value_name = "N")]
-        port: u16,
+        #[arg(long, value_name = "N")]
+        port: Option<u16>,
 
-        /// How the variables are printed: env, env-no-export, fish, powershell, windows-cmd
-        #[arg(short, long, value_enum, default_value_t = Format::Env, value_name = "F")]
-        format: Format,
+        /// How the two variables are printed
+        #[arg(short, long, value_enum, default_value_t = ShellFormat::Env, value_name = "F")]
+        format: ShellFormat,
 
         /// Log each request to stderr (time, status, whether a new session was needed)
         #[arg(long)]

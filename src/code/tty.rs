@@ -100,6 +100,14 @@ mod interrupt {
     use signal_hook::SigId;
     use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 
+    /// Whether `signal`'s disposition is "ignore".
+    fn ignored(signal: i32) -> bool {
+        // SAFETY: sigaction with no new action only reads the current one into `old`.
+        let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+        let read = unsafe { libc::sigaction(signal, std::ptr::null(), &mut old) };
+        read == 0 && old.sa_sigaction == libc::SIG_IGN
+    }
+
     /// While alive, a signal restores the terminal settings saved at `arm` and exits.
     pub struct RestoreOnSignal {
         ids: Vec<SigId>,
@@ -115,6 +123,8 @@ mod interrupt {
             }
             let ids = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
                 .into_iter()
+                // A signal this process ignores (the server of `exec --server`) stays ignored.
+                .filter(|&signal| !ignored(signal))
                 .filter_map(|signal| {
                     // SAFETY: the handler calls only async-signal-safe functions (tcsetattr,
                     // write, _exit) on values captured by copy; `tty` outlives the guard.

@@ -28,7 +28,7 @@ use crate::cli::Global;
 use crate::endpoint;
 use crate::error::{Error, Result};
 use crate::output;
-use crate::profile::config::{StsTarget, Target};
+use crate::profile::config::{self, StsTarget, Target};
 use crate::secret::SessionCredentials;
 
 /// Marks a command's environment as started by `mfa-env exec`; its value is the profile.
@@ -47,6 +47,8 @@ const REMOVED_FOR_SERVER: &[&str] = &[
     "AWS_CREDENTIAL_EXPIRATION",
     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
     "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
 ];
 
 /// Refuses to run inside another `exec` unless asked; checked before any prompt.
@@ -81,7 +83,18 @@ pub fn run_with_server(
         .map_err(|e| Error::Endpoint(e.to_string()))?
         .port();
     let token = endpoint::new_token()?;
-    server::start(global, listener, &token, verbose)?;
+    let served_is_default = global.profile() == "default";
+    if let Some(key) = config::default_profile_credentials().filter(|_| !served_is_default) {
+        // The command has no AWS_PROFILE, so its SDKs read the default profile, and take its
+        // credentials before they ever ask the endpoint.
+        eprintln!(
+            "mfa-env: warning: profile 'default' has {key}, which SDKs in the command use before the endpoint; move it out of [default] (for a long-term key: into the profile mfa_env_source_profile names)"
+        );
+    }
+    // A subshell (no command) runs jobs in the terminal's foreground and reads it between
+    // them: its server gets a process group of its own and never prompts there.
+    let own_group = command.is_empty();
+    server::start(global, listener, &token, verbose, own_group)?;
     let vars = endpoint::variables(port, &token);
     start(
         target.profile(),
@@ -153,17 +166,29 @@ mod server {
 
     /// Starts `mfa-env serve --exec-parent <this pid>`, which outlives this process image:
     /// mfa-env execs into the command next, and the server ends when the command has.
-    pub fn start(global: &Global, listener: TcpListener, token: &str, verbose: bool) -> Result<()> {
+    pub fn start(
+        global: &Global,
+        listener: TcpListener,
+        token: &str,
+        verbose: bool,
+        own_group: bool,
+    ) -> Result<()> {
         let failed = |e: std::io::Error| Error::Endpoint(format!("cannot start its server: {e}"));
-        let mut cmd = Command::new(std::env::current_exe().map_err(failed)?);
+        // This very binary, even if a newer one has since been installed at its path.
+        let exe = if cfg!(target_os = "linux") {
+            "/proc/self/exe".into()
+        } else {
+            std::env::current_exe().map_err(failed)?
+        };
+        let mut cmd = Command::new(exe);
         let keyring = global
             .keyring
             .to_possible_value()
             .expect("no value is skipped");
-        cmd.arg("--profile")
-            .arg(global.profile())
-            .arg("--keyring")
-            .arg(keyring.get_name())
+        let mut profile = std::ffi::OsString::from("--profile=");
+        profile.push(global.profile());
+        cmd.arg(profile)
+            .arg(format!("--keyring={}", keyring.get_name()))
             .arg("serve")
             .arg("--exec-parent")
             .arg(std::process::id().to_string());
@@ -180,7 +205,7 @@ mod server {
                 } else {
                     libc::dup2(fd, LISTENER_FD)
                 };
-                if moved < 0 {
+                if moved < 0 || (own_group && libc::setpgid(0, 0) < 0) {
                     return Err(std::io::Error::last_os_error());
                 }
                 // Killed with the command even if it never gets to notice (Linux only; the
@@ -210,7 +235,13 @@ mod server {
     use crate::profile::config;
 
     /// Serves from a thread of this process, which waits for the command on Windows.
-    pub fn start(global: &Global, listener: TcpListener, token: &str, verbose: bool) -> Result<()> {
+    pub fn start(
+        global: &Global,
+        listener: TcpListener,
+        token: &str,
+        verbose: bool,
+        _own_group: bool,
+    ) -> Result<()> {
         let provider = Provider::new(config::load_target(global.profile())?, global.keyring);
         let token = Zeroizing::new(token.to_owned());
         std::thread::spawn(move || {

@@ -8,34 +8,30 @@ use std::net::TcpListener;
 
 use zeroize::Zeroizing;
 
-use crate::cli::Global;
+use crate::cli::{Global, ShellFormat};
 use crate::code::{self, CodeSource};
 use crate::credentials;
 use crate::endpoint::{self, provider::Provider};
 use crate::error::{Error, Result};
-use crate::output::{self, Format};
+use crate::output;
 use crate::profile::config::{self, Target};
 use crate::store::Store;
 
 pub fn run(
     global: &Global,
-    port: u16,
-    format: Format,
+    port: Option<u16>,
+    format: ShellFormat,
     verbose: bool,
     exec_parent: Option<u32>,
 ) -> Result<()> {
     if let Some(parent) = exec_parent {
         return for_exec(global, parent, verbose);
     }
-    // Refused before any prompt: these formats print a session, not variables.
-    if matches!(format, Format::Process | Format::Sts) {
-        return Err(Error::NotShellFormat);
-    }
     let target = config::load_target(global.profile())?;
     first_session(global, &target)?;
     #[cfg(unix)]
     code::tty::only_in_foreground();
-    let listener = endpoint::bind(port)?;
+    let listener = endpoint::bind(port.unwrap_or(0))?;
     let port = listener
         .local_addr()
         .map_err(|e| Error::Endpoint(e.to_string()))?
@@ -43,8 +39,11 @@ pub fn run(
     let token = endpoint::new_token()?;
     output::write(&output::assignments(
         &endpoint::variables(port, &token),
-        format,
+        format.into(),
     )?)?;
+    // Nothing more comes on stdout: a reader waiting for its end (`$(…)`, a pipe) gets it now.
+    #[cfg(unix)]
+    close_stdout();
     eprintln!(
         "mfa-env: serving profile '{}' on 127.0.0.1:{port} until interrupted",
         global.profile()
@@ -107,6 +106,10 @@ fn for_exec(global: &Global, parent: u32, verbose: bool) -> Result<()> {
     }
     // SAFETY: `exec --server` leaves its listening socket at this fd, and nothing else uses it.
     let listener = unsafe { TcpListener::from_raw_fd(3) };
+    // Not for the programs a fetch runs (`mfa_process`, a dialog): they must not keep the
+    // port open after this server ends.
+    // SAFETY: fcntl on an fd this process owns.
+    unsafe { libc::fcntl(3, libc::F_SETFD, libc::FD_CLOEXEC) };
     for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
         // SAFETY: setting a disposition to "ignore", before any thread starts.
         unsafe { libc::signal(signal, libc::SIG_IGN) };
@@ -133,5 +136,15 @@ async fn parent_gone(parent: u32) {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// Points stdout at /dev/null.
+#[cfg(unix)]
+fn close_stdout() {
+    use std::os::fd::AsRawFd;
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        // SAFETY: dup2 onto fd 1, which std's stdout writes to; both fds are open.
+        unsafe { libc::dup2(null.as_raw_fd(), 1) };
     }
 }

@@ -6,15 +6,18 @@
 //! Nothing for anyone else: it listens on 127.0.0.1 only, and answers only `GET` of its one
 //! path with the exact token (compared in constant time). Every local user can connect, so a
 //! connection is bounded in what it may cost: headers within 5 s and 16 KiB, a request body
-//! never read, closed after any answer but a session, at most `MAX_CONNECTIONS` at once. Its log (`--verbose`) has no secret in it:
+//! never read, closed after any answer but a session; when `MAX_CONNECTIONS` are open, a
+//! stranger's oldest connection gives way to a new one. Its log (`--verbose`) has no secret in it:
 //! time, status, and whether a new session was needed.
 
 pub mod provider;
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -35,8 +38,11 @@ use provider::{Provider, Refused, Served};
 /// The one path that answers. Not a secret; the token is.
 pub const PATH: &str = "/mfa-env/credentials";
 
-/// Connections served at once; more are closed at once. Well under the usual 1024 open files.
+/// Connections served at once (well under the usual 1024 open files); see [`Connections`].
 const MAX_CONNECTIONS: usize = 256;
+
+/// How often the server looks whether a session a client holds needs its successor.
+const RENEW_CHECK: Duration = Duration::from_secs(5);
 
 /// The time a client has to send a request's headers (a slowloris connection is cut after it).
 const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -90,15 +96,21 @@ pub fn serve(
         provider: Arc::new(provider),
         verbose,
     });
-    runtime.block_on(async move {
-        listener
+    let served = runtime.block_on(async move {
+        let listener = listener
             .set_nonblocking(true)
             .and_then(|()| tokio::net::TcpListener::from_std(listener))
-            .map_err(|e| Error::Endpoint(format!("cannot listen: {e}")))
-            .map(|listener| accept_until(listener, ctx, stop))?
-            .await;
+            .map_err(|e| Error::Endpoint(format!("cannot listen: {e}")))?;
+        tokio::select! {
+            () = accept(listener, Arc::clone(&ctx)) => {}
+            () = renew(Arc::clone(&ctx.provider)) => {}
+            () = stop => {}
+        }
         Ok(())
-    })
+    });
+    // Requests still waiting for a fetch (a prompt nobody answers) must not hold up the exit.
+    runtime.shutdown_background();
+    served
 }
 
 struct Ctx {
@@ -107,47 +119,86 @@ struct Ctx {
     verbose: bool,
 }
 
-async fn accept_until(
-    listener: tokio::net::TcpListener,
-    ctx: Arc<Ctx>,
-    stop: impl Future<Output = ()>,
-) {
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    let accepting = async {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                // Out of file descriptors, most likely: let some connections end first.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            };
-            let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-                continue; // dropped: closed at once
-            };
-            let ctx = Arc::clone(&ctx);
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req| {
-                    let ctx = Arc::clone(&ctx);
-                    async move { Ok::<_, Infallible>(answer(req, &ctx).await) }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(HEADER_TIMEOUT)
-                    .max_buf_size(16 * 1024)
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-                drop(slot);
-            });
+async fn accept(listener: tokio::net::TcpListener, ctx: Arc<Ctx>) {
+    let mut open = Connections::default();
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            // Out of file descriptors, most likely: let some connections end first.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        if !open.make_room() {
+            continue; // every slot holds a client with the token: dropped, closed at once
         }
-    };
-    tokio::select! {
-        () = accepting => {}
-        () = stop => {}
+        let ctx = Arc::clone(&ctx);
+        let trusted = Arc::new(AtomicBool::new(false));
+        let shown = Arc::clone(&trusted);
+        let task = tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let (ctx, shown) = (Arc::clone(&ctx), Arc::clone(&shown));
+                async move { Ok::<_, Infallible>(answer(req, &ctx, &shown).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .max_buf_size(16 * 1024)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+        open.list.push_back(Open {
+            trusted,
+            task: task.abort_handle(),
+        });
+    }
+}
+
+/// Every few seconds: a session a client holds that is about to run out gets its successor.
+async fn renew(provider: Arc<Provider>) {
+    loop {
+        tokio::time::sleep(RENEW_CHECK).await;
+        let provider = Arc::clone(&provider);
+        let _ = tokio::task::spawn_blocking(move || provider.renew_if_due()).await;
+    }
+}
+
+/// The connections being served. When every slot is taken, the oldest connection that has
+/// not shown the token gives way to the newcomer: any local user can connect, and strangers
+/// holding connections open must not crowd out the owner's clients.
+#[derive(Default)]
+struct Connections {
+    list: VecDeque<Open>,
+}
+
+struct Open {
+    trusted: Arc<AtomicBool>,
+    task: tokio::task::AbortHandle,
+}
+
+impl Connections {
+    /// Whether one more connection may be served, after closing a stranger's if need be.
+    fn make_room(&mut self) -> bool {
+        self.list.retain(|c| !c.task.is_finished());
+        if self.list.len() < MAX_CONNECTIONS {
+            return true;
+        }
+        match self
+            .list
+            .iter()
+            .position(|c| !c.trusted.load(Ordering::Relaxed))
+        {
+            Some(i) => {
+                let stranger = self.list.remove(i).expect("found at i");
+                stranger.task.abort(); // its connection is dropped, and so closed
+                true
+            }
+            None => false,
+        }
     }
 }
 
 /// One request's answer, logged with `--verbose`.
-async fn answer(req: Request<Incoming>, ctx: &Ctx) -> Response<Full<Bytes>> {
-    let (status, body, what) = respond(&req, ctx).await;
+async fn answer(req: Request<Incoming>, ctx: &Ctx, trusted: &AtomicBool) -> Response<Full<Bytes>> {
+    let (status, body, what) = respond(&req, ctx, trusted).await;
     if ctx.verbose {
         eprintln!(
             "mfa-env: {} {} {what}",
@@ -159,8 +210,7 @@ async fn answer(req: Request<Incoming>, ctx: &Ctx) -> Response<Full<Bytes>> {
         .status(status)
         .header(CONTENT_TYPE, "application/json");
     if status != StatusCode::OK {
-        // Only a client with the token keeps its connection: hyper bounds the time to a
-        // request's headers, not the idle time after an answer.
+        // A stranger's connection ends with its answer: it holds no slot beyond it.
         answer = answer.header(CONNECTION, "close");
     }
     answer
@@ -168,7 +218,11 @@ async fn answer(req: Request<Incoming>, ctx: &Ctx) -> Response<Full<Bytes>> {
         .expect("a status and fixed headers make a valid response")
 }
 
-async fn respond(req: &Request<Incoming>, ctx: &Ctx) -> (StatusCode, Bytes, &'static str) {
+async fn respond(
+    req: &Request<Incoming>,
+    ctx: &Ctx,
+    trusted: &AtomicBool,
+) -> (StatusCode, Bytes, &'static str) {
     let refuse = |status, message: &str, what| (status, message_body(message), what);
     if req.uri().path() != PATH {
         return refuse(StatusCode::NOT_FOUND, "not found", "another path");
@@ -182,6 +236,7 @@ async fn respond(req: &Request<Incoming>, ctx: &Ctx) -> (StatusCode, Bytes, &'st
     if !bool::from(given.as_bytes().ct_eq(ctx.token.as_bytes())) {
         return refuse(StatusCode::FORBIDDEN, "wrong token", "wrong token");
     }
+    trusted.store(true, Ordering::Relaxed);
     let provider = Arc::clone(&ctx.provider);
     match tokio::task::spawn_blocking(move || provider.get()).await {
         Ok(Ok(Served::Cached(creds))) => (StatusCode::OK, credentials_body(&creds), "cached"),

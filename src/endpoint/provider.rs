@@ -6,16 +6,28 @@
 //! one to five seconds, a person may need thirty to type a code, and the session that code buys
 //! must not be lost with the request that asked for it. The fetch finishes, caches the session,
 //! and the next request is served from the cache at once.
+//!
+//! A client holds what it was served until that nearly runs out, and some (the Go SDK, so
+//! Terraform) ask again only then. So once a session a client holds is within the margin, the
+//! server fetches its successor by itself (`renew_if_due`): a person gets the whole margin
+//! (15 min) to type the code, while the client still has valid credentials.
 
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
+
+use crate::clock;
 use crate::code::{self, CodeSource};
 use crate::credentials;
 use crate::error::Error;
 use crate::profile::config::Target;
 use crate::secret::SessionCredentials;
 use crate::store::{Store, StoreChoice, Unlock};
+
+/// How long a failed fetch answers for itself: the SDKs' retries of a request that found no
+/// way to get a code get the same answer at once, not a dialog each.
+const FAILURE_REMEMBERED: Duration = Duration::from_secs(10);
 
 /// What a request gets.
 pub enum Served {
@@ -39,13 +51,31 @@ pub struct Provider {
     /// The store cache reads go through, opened once; `None` after an error, to be opened again.
     store: Mutex<Option<Store>>,
     fetch: Mutex<Option<Arc<Fetch>>>,
+    /// When the newest session served to a client expires: while a client holds one, its
+    /// successor is fetched before it runs out.
+    handed_out: Mutex<Option<DateTime<Utc>>>,
 }
+
+type Outcome = Result<SessionCredentials, String>;
 
 /// One fetch's outcome, which every request waiting for it reads.
 #[derive(Default)]
 struct Fetch {
-    outcome: Mutex<Option<Result<SessionCredentials, String>>>,
+    outcome: Mutex<Option<Outcome>>,
     done: Condvar,
+}
+
+impl Fetch {
+    fn finish(&self, outcome: Outcome) {
+        *lock(&self.outcome) = Some(outcome);
+        self.done.notify_all();
+    }
+}
+
+/// A mutex's value even if a thread panicked while holding it: every value kept here is whole
+/// between statements.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Provider {
@@ -55,19 +85,36 @@ impl Provider {
             keyring,
             store: Mutex::new(None),
             fetch: Mutex::new(None),
+            handed_out: Mutex::new(None),
         }
     }
 
     /// A session for one request: the cache, else the running fetch (started if none runs),
     /// waited for as long as a process waits for another's (`mfa_env_lock_timeout_seconds`).
     pub fn get(self: &Arc<Self>) -> Result<Served, Refused> {
-        if let Some(creds) = self.cached() {
-            return Ok(Served::Cached(creds));
+        let served = match self.cached() {
+            Some(creds) => Served::Cached(creds),
+            None => Served::Fetched(self.wait_for(&self.fetch_running())?),
+        };
+        let (Served::Cached(creds) | Served::Fetched(creds)) = &served;
+        let mut handed_out = lock(&self.handed_out);
+        *handed_out = (*handed_out).max(Some(creds.expiration));
+        Ok(served)
+    }
+
+    /// Starts fetching a new session if a client holds one that is about to run out (within the
+    /// margin, so the cache serves it no more) and no fetch runs. Never waits.
+    pub fn renew_if_due(self: &Arc<Self>) {
+        let held = lock(&self.handed_out).is_some_and(|expires| expires > clock::now());
+        if held && self.cached().is_none() {
+            self.fetch_running();
         }
-        let fetch = self.fetch_running();
+    }
+
+    fn wait_for(&self, fetch: &Fetch) -> Result<SessionCredentials, Refused> {
         let wait = Duration::from_secs(self.target.mfa().lock_timeout_seconds.into());
         let deadline = Instant::now() + wait;
-        let mut outcome = fetch.outcome.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut outcome = lock(&fetch.outcome);
         while outcome.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -80,7 +127,7 @@ impl Provider {
                 .0;
         }
         match outcome.as_ref().expect("set before the loop ends") {
-            Ok(creds) => Ok(Served::Fetched(creds.clone())),
+            Ok(creds) => Ok(creds.clone()),
             Err(why) => Err(Refused::Failed(why.clone())),
         }
     }
@@ -88,11 +135,11 @@ impl Provider {
     /// The cached session, if one may be served now. A store that fails is opened again on
     /// the next request (a restarted keyring daemon); meanwhile the fetch reports the error.
     fn cached(&self) -> Option<SessionCredentials> {
-        let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut store = lock(&self.store);
         if store.is_none() {
             *store = Store::open(self.keyring, Unlock::NEVER).ok();
         }
-        match credentials::cached(store.as_ref()?, &self.target, crate::clock::now()) {
+        match credentials::cached(store.as_ref()?, &self.target, clock::now()) {
             Ok(hit) => hit,
             Err(_) => {
                 *store = None;
@@ -101,28 +148,30 @@ impl Provider {
         }
     }
 
-    /// The fetch now running, started if there is none.
+    /// The fetch now running (or failed moments ago), started if there is none.
     fn fetch_running(self: &Arc<Self>) -> Arc<Fetch> {
-        let mut running = self.fetch.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut running = lock(&self.fetch);
         if let Some(fetch) = running.as_ref() {
             return Arc::clone(fetch);
         }
         let fetch = Arc::new(Fetch::default());
-        *running = Some(Arc::clone(&fetch));
         let (provider, result) = (Arc::clone(self), Arc::clone(&fetch));
-        std::thread::spawn(move || {
-            let outcome = provider.new_session().map_err(|e| e.to_string());
-            *result
-                .outcome
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner) = Some(outcome);
-            result.done.notify_all();
-            // Later requests start from the cache (or a fetch of their own) again.
-            *provider
-                .fetch
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner) = None;
-        });
+        let started = std::thread::Builder::new()
+            .name("fetch".into())
+            .spawn(move || {
+                let mut done = Done {
+                    provider,
+                    fetch: result,
+                    failed: true,
+                };
+                let outcome = done.provider.new_session().map_err(|e| e.to_string());
+                done.failed = outcome.is_err();
+                done.fetch.finish(outcome);
+            });
+        match started {
+            Ok(_) => *running = Some(Arc::clone(&fetch)),
+            Err(e) => fetch.finish(Err(format!("cannot start fetching a session: {e}"))),
+        }
         fetch
     }
 
@@ -136,5 +185,32 @@ impl Provider {
             code::unlock_within(settings.lock_timeout_seconds),
         )?;
         credentials::get(&store, &self.target, CodeSource::choose(None, settings))
+    }
+}
+
+/// Ends a fetch however its thread ends (a panic included): waiting requests get an answer,
+/// and the slot is freed for the next fetch, after [`FAILURE_REMEMBERED`] if it failed.
+struct Done {
+    provider: Arc<Provider>,
+    fetch: Arc<Fetch>,
+    failed: bool,
+}
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        if lock(&self.fetch.outcome).is_none() {
+            self.fetch
+                .finish(Err("fetching a session failed unexpectedly".into()));
+        }
+        if self.failed && !std::thread::panicking() {
+            std::thread::sleep(FAILURE_REMEMBERED);
+        }
+        let mut running = lock(&self.provider.fetch);
+        if running
+            .as_ref()
+            .is_some_and(|f| Arc::ptr_eq(f, &self.fetch))
+        {
+            *running = None;
+        }
     }
 }

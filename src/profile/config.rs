@@ -187,6 +187,21 @@ pub fn inspect(profile: &str) -> Result<Facts> {
     })
 }
 
+/// What in the `default` profile gives an SDK credentials before a container endpoint, which
+/// the SDKs ask only after the files: static keys, a `credential_process`, a role.
+pub fn default_profile_credentials() -> Option<&'static str> {
+    let facts = inspect("default").ok()?;
+    if facts.static_keys {
+        Some("aws_access_key_id")
+    } else if facts.credential_process.is_some() {
+        Some("credential_process")
+    } else if facts.role_arn {
+        Some("role_arn")
+    } else {
+        None
+    }
+}
+
 /// The profiles in a config and a credentials file's text, as the SDK parses them: what
 /// `profile_file` checks its edits with.
 pub fn parse_texts(config: &str, credentials: &str) -> Result<ProfileSet> {
