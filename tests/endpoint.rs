@@ -63,8 +63,12 @@ struct Serving {
 
 impl Serving {
     fn start(bed: &Bed, extra: &[&str]) -> Serving {
+        Serving::start_for(bed, &bed.profile, extra)
+    }
+
+    fn start_for(bed: &Bed, profile: &str, extra: &[&str]) -> Serving {
         let mut cmd = Command::new(BIN);
-        cmd.args(["--profile", &bed.profile, "serve", "--verbose"])
+        cmd.args(["--profile", profile, "serve", "--verbose"])
             .args(extra);
         let mut child = bed.spawn_cmd(cmd);
         // Read to the end: `serve` closes its stdout once the two lines are out, so a reader
@@ -726,4 +730,40 @@ fn a_failed_fetch_is_not_repeated_for_every_retry() {
     let (status, _) = serving.get();
     assert_eq!(status, 500);
     assert_eq!(codes_given(&bed), 3, "tried again after 10 s");
+}
+
+/// A role profile is served the role's credentials: AssumeRole signed with the MFA session,
+/// both cached, so the next request is a cache read.
+#[test]
+fn a_role_profile_is_served_the_role() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let standin = StandIn::start(dir.path());
+    let bed = bed(Keyring::SecretService, "role", &standin, 600);
+    let role = format!("{}-ops", bed.profile);
+    bed.append_config(&format!(
+        "[profile {role}]\nrole_arn = arn:aws:iam::123456789012:role/Ops\nsource_profile = {}\n",
+        bed.profile
+    ));
+    let serving = Serving::start_for(&bed, &role, &[]);
+    for _ in 0..2 {
+        let (status, body) = serving.get();
+        assert_eq!(status, 200, "{body}");
+        let creds = assert_credentials(&body, 0);
+        assert!(
+            creds["AccessKeyId"]
+                .as_str()
+                .unwrap()
+                .starts_with("ASIAROLE"),
+            "the role's keys: {body}"
+        );
+    }
+    let log = standin.log();
+    assert_eq!(sessions_issued(&standin), 1, "{log}");
+    assert_eq!(
+        log.matches("REQUEST AssumeRole role=arn:aws:iam::123456789012:role/Ops by=ASIA")
+            .count(),
+        1,
+        "{log}"
+    );
 }

@@ -16,11 +16,15 @@
 //! the keyring crates use, so `secret-tool lookup service mfa-env username …` finds them.
 
 use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use dbus_secret_service::{EncryptionType, Error, Item, SecretService};
+use dbus_secret_service::{EncryptionType, Error, Item, Path, SecretService};
 use zeroize::Zeroizing;
 
 use super::{Durability, SERVICE, Unlock};
+
+/// An item's D-Bus object path, as `Item::path` holds it.
+type ItemPath = Path<'static>;
 
 /// The in-memory collection every Secret Service has; what is in it is gone at logout.
 const SESSION_COLLECTION: &str = "/org/freedesktop/secrets/collection/session";
@@ -28,6 +32,11 @@ const SESSION_COLLECTION: &str = "/org/freedesktop/secrets/collection/session";
 pub struct Service {
     ss: SecretService,
     unlock: Unlock,
+    /// Where the item last read under each name was. A process that reads one item again and
+    /// again (the credentials endpoint) asks it for its secret directly: one D-Bus call in place
+    /// of a search and a read. Any failure there (the item deleted, replaced or locked) falls
+    /// back to the search.
+    known: Mutex<HashMap<String, ItemPath>>,
 }
 
 /// What a search by name found.
@@ -56,7 +65,11 @@ impl Service {
             EncryptionType::Plain,
             u64::from(unlock.seconds),
         )
-        .map(|ss| Service { ss, unlock })
+        .map(|ss| Service {
+            ss,
+            unlock,
+            known: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Unlocks what `paths` name through the service's prompt, if someone could answer it.
@@ -73,6 +86,10 @@ impl Service {
             Err(Error::Prompt | Error::Locked) => Err(self.locked(what, true)),
             Err(e) => Err(e.into()),
         }
+    }
+
+    fn known(&self) -> MutexGuard<'_, HashMap<String, ItemPath>> {
+        self.known.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn attributes(item: &str) -> HashMap<&str, &str> {
@@ -135,10 +152,22 @@ impl Service {
         ss: &SecretService,
         item: &str,
     ) -> Result<Found<Zeroizing<Vec<u8>>>, Failure> {
+        let known = self.known().get(item).cloned();
+        if let Some(path) = known {
+            if let Ok(secret) = Item::new(ss, path).get_secret() {
+                return Ok(Found::One(Zeroizing::new(secret)));
+            }
+            self.known().remove(item);
+        }
         let mut items = self.find_with(ss, item)?;
         match items.len() {
             0 => Ok(Found::None),
-            1 => Ok(Found::One(Zeroizing::new(items.remove(0).get_secret()?))),
+            1 => {
+                let found = items.remove(0);
+                let secret = Zeroizing::new(found.get_secret()?);
+                self.known().insert(item.to_owned(), found.path.clone());
+                Ok(Found::One(secret))
+            }
             _ => Ok(Found::Many),
         }
     }
@@ -146,6 +175,7 @@ impl Service {
     /// Replaces the item's secret in place when there is exactly one; otherwise removes any
     /// duplicates and creates it in the default collection.
     pub fn set(&self, item: &str, label: &str, value: &[u8]) -> Result<(), Failure> {
+        self.known().remove(item);
         let mut items = self.find(item)?;
         if items.len() == 1 {
             return Ok(items
@@ -171,6 +201,7 @@ impl Service {
 
     /// Deletes every item with this name; `false` when there was none.
     pub fn delete(&self, item: &str) -> Result<bool, Failure> {
+        self.known().remove(item);
         let items = self.find(item)?;
         for i in &items {
             i.delete()?;
