@@ -277,7 +277,11 @@ print(json.dumps({"env": env, "servers": servers, "secrets": secrets}))
         assert!(Instant::now() < deadline, "the server outlived its command");
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_no_secret(&bed.files_text(), &[token], "the bed's files");
+    assert_no_secret(
+        &bed.files_text(),
+        &[token, "standinSessionSecret"],
+        "the bed's files",
+    );
 }
 
 /// The AWS CLI under `exec --server`: each `aws` process takes the session from the endpoint;
@@ -513,6 +517,17 @@ fn strangers_get_nothing_and_cannot_stall_it() {
     let (status, _) = send(serving.port, keep.as_bytes(), Duration::from_secs(10)).unwrap();
     assert_eq!(status, 401);
     assert!(started.elapsed() < Duration::from_secs(3), "closed at once");
+
+    // Bytes that are no HTTP at all: refused or cut, in bounded time.
+    let started = Instant::now();
+    if let Some((status, body)) = send(
+        serving.port,
+        b"\x00\x01\xffGARBAGE \r\n\r\n",
+        Duration::from_secs(10),
+    ) {
+        assert!(status >= 400, "{status}: {body}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(6));
 
     // 1 MiB of headers: refused or cut, in bounded time.
     let huge = format!(
