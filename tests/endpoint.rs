@@ -13,8 +13,11 @@ use common::*;
 
 /// A bed whose sessions are served for only a few seconds (`mfa_env_min_remaining_seconds`
 /// close to `duration_seconds`), and whose codes come from an `mfa_process` that counts its
-/// runs and can be slowed down (a person taking their time).
-fn bed(keyring: Keyring, name: &str, standin: &StandIn, served_for: u32) -> Bed {
+/// runs and can be slowed down (a person taking their time). Returned with its STS stand-in
+/// and the directory the stand-in logs to, which must live as long.
+fn bed(keyring: Keyring, name: &str, served_for: u32) -> (tempfile::TempDir, StandIn, Bed) {
+    let dir = tempfile::tempdir().unwrap();
+    let standin = StandIn::start(dir.path());
     let bed = Bed::new(keyring, name, &standin.url);
     let script = bed.dir.path().join("code.sh");
     std::fs::write(
@@ -34,7 +37,7 @@ fn bed(keyring: Keyring, name: &str, standin: &StandIn, served_for: u32) -> Bed 
         900 - served_for,
         script.display()
     ));
-    bed
+    (dir, standin, bed)
 }
 
 /// How many codes the bed's `mfa_process` gave.
@@ -190,9 +193,7 @@ fn assert_credentials(body: &str, margin_seconds: i64) -> serde_json::Value {
 /// endpoint by itself. The command has no session variables and no profile; the endpoint's
 /// server has the token nowhere in its argv, and ends with the command.
 fn a_running_boto3_client_renews_its_session(keyring: Keyring) {
-    let dir = tempfile::tempdir().unwrap();
-    let standin = StandIn::start(dir.path());
-    let mut bed = bed(keyring, "boto3", &standin, 8);
+    let (_dir, standin, mut bed) = bed(keyring, "boto3", 8);
     bed.set_env("AWS_PROFILE", &bed.profile.clone());
     bed.set_env("AWS_ACCESS_KEY_ID", "AKIASTALEKEYINTHEENV");
     let client = r#"
@@ -288,9 +289,7 @@ print(json.dumps({"env": env, "servers": servers, "secrets": secrets}))
 /// after `mfa-env clear` the next one gets a new session, with the next code. One
 /// GetSessionToken per session, however many calls.
 fn the_aws_cli_takes_its_sessions_from_the_endpoint(keyring: Keyring) {
-    let dir = tempfile::tempdir().unwrap();
-    let standin = StandIn::start(dir.path());
-    let bed = bed(keyring, "cli", &standin, 600);
+    let (_dir, standin, bed) = bed(keyring, "cli", 600);
     let script = format!(
         "set -e\nfor i in 1 2; do '{aws}' sts get-caller-identity --region us-east-1 >/dev/null; done\n'{bin}' --profile '{p}' clear\nfor i in 1 2 3; do '{aws}' sts get-caller-identity --region us-east-1 >/dev/null; done\nexit 7\n",
         aws = venv_bin("aws").display(),
@@ -329,9 +328,7 @@ for_each_keyring!(
 #[test]
 fn requests_at_once_share_one_code() {
     let _k = shared();
-    let dir = tempfile::tempdir().unwrap();
-    let standin = StandIn::start(dir.path());
-    let bed = bed(Keyring::Keyutils, "burst", &standin, 600);
+    let (_dir, standin, bed) = bed(Keyring::Keyutils, "burst", 600);
     let serving = Serving::start(&bed, &[]);
     assert_eq!(sessions_issued(&standin), 1, "serve gets the first session");
     bed.run(&["clear"], None).ok();
@@ -365,9 +362,7 @@ fn requests_at_once_share_one_code() {
 #[test]
 fn a_client_that_gives_up_does_not_lose_the_session() {
     let _k = shared();
-    let dir = tempfile::tempdir().unwrap();
-    let standin = StandIn::start(dir.path());
-    let bed = bed(Keyring::SecretService, "patient", &standin, 600);
+    let (_dir, standin, bed) = bed(Keyring::SecretService, "patient", 600);
     let serving = Serving::start(&bed, &[]);
     bed.run(&["clear"], None).ok();
     std::fs::write(bed.dir.path().join("delay"), "3").unwrap();
@@ -400,9 +395,7 @@ fn a_client_that_gives_up_does_not_lose_the_session() {
 #[test]
 fn a_request_waits_for_a_code_no_longer_than_the_lock_timeout() {
     let _k = shared();
-    let dir = tempfile::tempdir().unwrap();
-    let standin = StandIn::start(dir.path());
-    let bed = bed(Keyring::Keyutils, "waiting", &standin, 600);
+    let (_dir, standin, bed) = bed(Keyring::Keyutils, "waiting", 600);
     bed.append_config("mfa_env_lock_timeout_seconds = 2\n");
     let serving = Serving::start(&bed, &[]);
     bed.run(&["clear"], None).ok();
@@ -464,9 +457,7 @@ fn no_code_to_be_had_is_an_error_the_client_can_show() {
 #[test]
 fn strangers_get_nothing_and_cannot_stall_it() {
     let _k = shared();
-    let dir = tempfile::tempdir().unwrap();
-    let standin = StandIn::start(dir.path());
-    let bed = bed(Keyring::Keyutils, "strangers", &standin, 600);
+    let (_dir, _standin, bed) = bed(Keyring::Keyutils, "strangers", 600);
     let serving = Serving::start(&bed, &[]);
     let (path, token) = (serving.path(), serving.token.clone());
     let wrong: String = token.chars().rev().collect();
@@ -604,9 +595,7 @@ fn format_sts_prints_what_get_session_token_prints() {
 #[test]
 fn exec_server_warns_of_a_default_profile_that_wins() {
     let _k = shared();
-    let dir = tempfile::tempdir().unwrap();
-    let standin = StandIn::start(dir.path());
-    let bed = bed(Keyring::Keyutils, "shadow", &standin, 600);
+    let (_dir, _standin, bed) = bed(Keyring::Keyutils, "shadow", 600);
     let run = || {
         let mut cmd = Command::new(BIN);
         cmd.args(["--profile", &bed.profile, "exec", "--server", "--", "true"]);
@@ -642,9 +631,7 @@ fn exec_server_warns_of_a_default_profile_that_wins() {
 #[test]
 fn a_held_session_is_renewed_before_it_runs_out() {
     let _k = shared();
-    let dir = tempfile::tempdir().unwrap();
-    let standin = StandIn::start(dir.path());
-    let bed = bed(Keyring::Keyutils, "renew", &standin, 4);
+    let (_dir, standin, bed) = bed(Keyring::Keyutils, "renew", 4);
     let serving = Serving::start(&bed, &[]);
     let (status, body) = serving.get();
     assert_eq!(status, 200, "{body}");
@@ -681,9 +668,7 @@ fn a_held_session_is_renewed_before_it_runs_out() {
 #[test]
 fn strangers_holding_every_slot_give_way_to_the_owner() {
     let _k = shared();
-    let dir = tempfile::tempdir().unwrap();
-    let standin = StandIn::start(dir.path());
-    let bed = bed(Keyring::Keyutils, "crowd", &standin, 600);
+    let (_dir, _standin, bed) = bed(Keyring::Keyutils, "crowd", 600);
     let serving = Serving::start(&bed, &[]);
     // In batches, so that the listen backlog never overflows and every one is accepted.
     let mut crowd = Vec::new();
@@ -720,9 +705,7 @@ fn strangers_holding_every_slot_give_way_to_the_owner() {
 #[test]
 fn a_failed_fetch_is_not_repeated_for_every_retry() {
     let _k = shared();
-    let dir = tempfile::tempdir().unwrap();
-    let standin = StandIn::start(dir.path());
-    let bed = bed(Keyring::Keyutils, "failing", &standin, 600);
+    let (_dir, _standin, bed) = bed(Keyring::Keyutils, "failing", 600);
     let serving = Serving::start(&bed, &[]);
     assert_eq!(codes_given(&bed), 1);
     // From now on mfa_process runs (and is counted) but gives no code.
@@ -752,9 +735,7 @@ fn a_failed_fetch_is_not_repeated_for_every_retry() {
 #[test]
 fn a_role_profile_is_served_the_role() {
     let _k = shared();
-    let dir = tempfile::tempdir().unwrap();
-    let standin = StandIn::start(dir.path());
-    let bed = bed(Keyring::SecretService, "role", &standin, 600);
+    let (_dir, standin, bed) = bed(Keyring::SecretService, "role", 600);
     let role = format!("{}-ops", bed.profile);
     bed.append_config(&format!(
         "[profile {role}]\nrole_arn = arn:aws:iam::123456789012:role/Ops\nsource_profile = {}\n",

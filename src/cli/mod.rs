@@ -3,7 +3,8 @@
 
 use std::ffi::OsString;
 
-use clap::{Args, Parser, Subcommand};
+use clap::builder::TypedValueParser;
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
 
 use crate::output::Format;
@@ -111,31 +112,12 @@ pub struct ExportArgs {
     pub code: CodeArgs,
 }
 
-/// The formats of `export` that set variables: what `serve` prints its two in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum ShellFormat {
-    /// `export NAME='value'` lines for POSIX shells (bash, zsh, dash)
-    Env,
-    /// `NAME='value'` lines, without `export`
-    EnvNoExport,
-    /// `$Env:NAME='value'` lines for PowerShell
-    Powershell,
-    /// `set "NAME=value"` lines for cmd.exe
-    WindowsCmd,
-    /// `set -gx NAME 'value'` lines for fish
-    Fish,
-}
+/// The formats of `export` that set variables: what `serve` may print its two in.
+const SHELL_FORMATS: [&str; 5] = ["env", "env-no-export", "powershell", "windows-cmd", "fish"];
 
-impl From<ShellFormat> for Format {
-    fn from(f: ShellFormat) -> Format {
-        match f {
-            ShellFormat::Env => Format::Env,
-            ShellFormat::EnvNoExport => Format::EnvNoExport,
-            ShellFormat::Powershell => Format::Powershell,
-            ShellFormat::WindowsCmd => Format::WindowsCmd,
-            ShellFormat::Fish => Format::Fish,
-        }
-    }
+fn shell_format() -> impl clap::builder::TypedValueParser<Value = Format> {
+    clap::builder::PossibleValuesParser::new(SHELL_FORMATS)
+        .map(|name| Format::from_str(&name, false).expect("each is a Format"))
 }
 
 #[derive(Debug, Args)]
@@ -202,9 +184,9 @@ pub enum Command {
         #[arg(long, value_name = "N")]
         port: Option<u16>,
 
-        /// How the two variables are printed
-        #[arg(short, long, value_enum, default_value_t = ShellFormat::Env, value_name = "F")]
-        format: ShellFormat,
+        /// How the two variables are printed (as `export --format` prints variables)
+        #[arg(short, long, value_parser = shell_format(), default_value = "env", value_name = "F")]
+        format: Format,
 
         /// Log each request to stderr (time, status, whether a new session was needed)
         #[arg(long)]

@@ -77,11 +77,7 @@ pub fn run_with_server(
     verbose: bool,
     command: &[OsString],
 ) -> Result<i32> {
-    let listener = endpoint::bind(0)?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| Error::Endpoint(e.to_string()))?
-        .port();
+    let (listener, port) = endpoint::bind(None)?;
     let token = endpoint::new_token()?;
     let served_is_default = global.profile() == "default";
     if let Some(key) = config::default_profile_credentials().filter(|_| !served_is_default) {

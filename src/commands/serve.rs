@@ -8,19 +8,19 @@ use std::net::TcpListener;
 
 use zeroize::Zeroizing;
 
-use crate::cli::{Global, ShellFormat};
+use crate::cli::Global;
 use crate::code::{self, CodeSource};
 use crate::credentials;
 use crate::endpoint::{self, provider::Provider};
 use crate::error::{Error, Result};
-use crate::output;
+use crate::output::{self, Format};
 use crate::profile::config::{self, Target};
 use crate::store::Store;
 
 pub fn run(
     global: &Global,
     port: Option<u16>,
-    format: ShellFormat,
+    format: Format,
     verbose: bool,
     exec_parent: Option<u32>,
 ) -> Result<()> {
@@ -31,15 +31,11 @@ pub fn run(
     first_session(global, &target)?;
     #[cfg(unix)]
     code::tty::only_in_foreground();
-    let listener = endpoint::bind(port.unwrap_or(0))?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| Error::Endpoint(e.to_string()))?
-        .port();
+    let (listener, port) = endpoint::bind(port)?;
     let token = endpoint::new_token()?;
     output::write(&output::assignments(
         &endpoint::variables(port, &token),
-        format.into(),
+        format,
     )?)?;
     // Nothing more comes on stdout: a reader waiting for its end (`$(…)`, a pipe) gets it now.
     #[cfg(unix)]

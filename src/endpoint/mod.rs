@@ -47,10 +47,16 @@ const RENEW_CHECK: Duration = Duration::from_secs(5);
 /// The time a client has to send a request's headers (a slowloris connection is cut after it).
 const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The endpoint's listening socket: 127.0.0.1 and `port`, 0 for any free one.
-pub fn bind(port: u16) -> Result<TcpListener> {
-    TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
-        .map_err(|e| Error::Endpoint(format!("cannot listen on 127.0.0.1:{port}: {e}")))
+/// The endpoint's listening socket on 127.0.0.1 and `port` (`None`: any free one), and the
+/// port it got.
+pub fn bind(port: Option<u16>) -> Result<(TcpListener, u16)> {
+    let asked = port.unwrap_or(0);
+    let cannot =
+        |e: std::io::Error| Error::Endpoint(format!("cannot listen on 127.0.0.1:{asked}: {e}"));
+    let listener =
+        TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, asked))).map_err(cannot)?;
+    let port = listener.local_addr().map_err(cannot)?.port();
+    Ok((listener, port))
 }
 
 /// A new authorization token: 256 random bits, hex.
