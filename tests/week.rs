@@ -637,3 +637,31 @@ fn first_calls_at_once_make_one_vault() {
     assert_eq!(errors, "", "no warning, no error");
     assert_eq!(standin.requests().len(), 32);
 }
+
+/// A reboot empties the kernel keyring: the vault key goes, its sealed files stay behind,
+/// unreadable. The next call is a plain miss (it asks for a code; no error about the files),
+/// a code makes a new vault and session, and later calls are served from it.
+#[test]
+fn after_a_reboot_the_kernel_store_starts_afresh() {
+    // Empties this user's persistent keyring: no other test may use it meanwhile.
+    let _k = exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    let moto = Moto::start(dir.path());
+    let bed = Bed::new(Keyring::Keyutils, "reboot", &moto.url);
+    bed.warm();
+    bed.run(&["--format", "process"], None).ok();
+    let reboot = bed.run_cmd(
+        in_login(&bed, "keyctl clear \"$(keyctl get_persistent @s)\""),
+        None,
+    );
+    assert_eq!(reboot.code, Some(0), "{}", reboot.stderr);
+    bed.run(&["--format", "process"], None)
+        .fails_with("no way to ask for the MFA code");
+    bed.warm();
+    bed.run(&["--format", "process"], None).ok();
+    assert_eq!(
+        moto.calls(),
+        2,
+        "one GetSessionToken before the reboot, one after"
+    );
+}
