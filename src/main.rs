@@ -19,9 +19,11 @@
 //!
 //! On Unix the C `main` is ours (`no_main`): Rust's runtime start-up would first read
 //! `/proc/self/maps` to place a stack guard for the main thread, a tenth of a cached call's
-//! instructions. What it does that we need is done here: SIGPIPE is ignored, so a closed stdout
-//! is an error we report rather than a silent death. (Arguments and the environment reach std
-//! as usual; a stack overflow is then a plain SIGSEGV.)
+//! instructions. What it does that we need is done here: a closed fd 0, 1 or 2 is opened on
+//! `/dev/null` (else the next file or socket opened would take its number, and what is meant for
+//! stdout would go there), and SIGPIPE is ignored, so a closed stdout is an error we report
+//! rather than a silent death. (Arguments and the environment reach std as usual; a stack
+//! overflow is then a plain SIGSEGV.)
 #![cfg_attr(all(unix, not(test)), no_main)]
 
 use std::ffi::OsString;
@@ -39,10 +41,40 @@ use mfa_env::store::Store;
 #[cfg(all(unix, not(test)))]
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    standard_fds_open();
     // SAFETY: setting a signal's disposition to "ignore" before any thread exists.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     // `exit` rather than a return: it flushes std's buffered stdout, as the runtime would.
     std::process::exit(exit_status())
+}
+
+/// Opens `/dev/null` on each of fds 0-2 that the caller left closed (`mfa-env … <&-`), as
+/// Rust's runtime start-up does: one `poll` on the three when all are open, the usual case.
+#[cfg(all(unix, not(test)))]
+fn standard_fds_open() {
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    // SAFETY: poll reads and writes the three entries of a local array, and returns at once.
+    let polled = unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) };
+    for pfd in fds {
+        let closed = if polled >= 0 {
+            pfd.revents & libc::POLLNVAL != 0
+        } else {
+            // SAFETY: F_GETFD only reads the descriptor's flags.
+            let flags = unsafe { libc::fcntl(pfd.fd, libc::F_GETFD) };
+            flags == -1
+                && std::io::Error::last_os_error().raw_os_error() == Some(libc::EBADF)
+        };
+        // open(2) takes the lowest free number: this one, as those below it are open.
+        // SAFETY: a valid C string; the descriptor is kept for the life of the process.
+        if closed && unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) } != pfd.fd {
+            // Without /dev/null (a bare chroot) the slot cannot be filled safely: stop here.
+            std::process::abort();
+        }
+    }
 }
 
 #[cfg(not(unix))]

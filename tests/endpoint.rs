@@ -322,6 +322,7 @@ fn the_aws_cli_takes_its_sessions_from_the_endpoint(keyring: Keyring) {
 for_each_keyring!(
     a_running_boto3_client_renews_its_session,
     the_aws_cli_takes_its_sessions_from_the_endpoint,
+    closed_descriptors_still_give_a_served_command,
 );
 
 /// 32 requests at once on an empty cache: one code, one GetSessionToken, one session for all.
@@ -762,4 +763,176 @@ fn a_role_profile_is_served_the_role() {
         1,
         "{log}"
     );
+}
+
+/// A python program (the test venv's) that asks the endpoint in its environment once, with a
+/// one-second timeout, as SDKs do, and prints the status or the error.
+const ASK_ONCE: &str = r#"
+import os, urllib.request
+req = urllib.request.Request(os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"],
+                             headers={"Authorization": os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN"]})
+try:
+    print(urllib.request.urlopen(req, timeout=1).status)
+except Exception as e:
+    print(type(e).__name__)
+"#;
+
+/// `exec --server` started with its stdin or its stdout closed (`<&-`, `>&-`): the listening
+/// socket must not land on fd 0 or 1 (the server would get the wrong fd 3 and never serve).
+/// The command is served at once; and while it runs, the port stays bound even after the
+/// server is killed (the command holds the socket too), so no other process can take it.
+fn closed_descriptors_still_give_a_served_command(keyring: Keyring) {
+    let (_dir, standin, bed) = bed(keyring, "closed-fd", 600);
+    let report = bed.dir.path().join("report");
+    let client = format!(
+        r#"
+import json, os, signal, socket, sys, time, urllib.request
+out = {{}}
+uri = os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"]
+port = int(uri.split(":")[2].split("/")[0])
+req = urllib.request.Request(uri, headers={{"Authorization": os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN"]}})
+out["status"] = urllib.request.urlopen(req, timeout=2).status
+out["fd0"] = os.readlink("/proc/self/fd/0")
+if sys.argv[1] == "kill":
+    for pid in os.listdir("/proc"):
+        if pid.isdigit() and pid != str(os.getpid()):
+            try:
+                stat = open(f"/proc/{{pid}}/stat").read()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid():
+                    os.kill(int(pid), signal.SIGKILL)
+                    out["killed"] = int(pid)
+            except OSError:
+                pass
+    time.sleep(0.5)
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind(("127.0.0.1", port))
+        out["bind"] = "bound"
+    except OSError as e:
+        out["bind"] = e.strerror
+open("{report}", "w").write(json.dumps(out))
+"#,
+        report = report.display()
+    );
+    for (case, redirect) in [("stdin", "<&-"), ("stdout", ">&-"), ("kill", "")] {
+        let _ = std::fs::remove_file(&report);
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!(
+                "\"$0\" --profile \"$1\" exec --server -- \"$2\" -c \"$3\" \"$4\" {redirect}"
+            ))
+            .arg(BIN)
+            .arg(&bed.profile)
+            .arg(venv_bin("python"))
+            .arg(&client)
+            .arg(case);
+        let out = bed.run_cmd(cmd, None);
+        assert_eq!(out.code, Some(0), "{case}: {}", out.stderr);
+        let seen = json(&std::fs::read_to_string(&report).unwrap_or_else(|e| {
+            panic!("{case}: the command did not report ({e}): {}", out.stderr)
+        }));
+        assert_eq!(seen["status"], 200, "{case}: served at once: {seen}");
+        if case == "stdin" {
+            assert_eq!(seen["fd0"], "/dev/null", "{seen}");
+        }
+        if case == "kill" {
+            assert!(seen["killed"].is_u64(), "the server was found: {seen}");
+            assert_eq!(
+                seen["bind"], "Address already in use",
+                "the port stays the command's after the server died: {seen}"
+            );
+        }
+    }
+    assert_eq!(sessions_issued(&standin), 1, "{}", standin.log());
+}
+
+/// The programs a server runs for a code (`mfa_process` here; dialogs alike) start with no
+/// signal ignored or blocked, although the server of `exec --server` ignores the terminal's
+/// and job control's signals: Ctrl-C and logout must still stop a `ykman` waiting for a touch.
+#[test]
+fn a_servers_mfa_process_starts_with_default_signals() {
+    let _k = shared();
+    let (_dir, standin, bed) = bed(Keyring::Keyutils, "signals", 600);
+    let status = bed.dir.path().join("signals");
+    let script = bed.dir.path().join("code.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n# Read by the shell itself (builtins only): a child would see the shell's mask while it waits.\nwhile IFS= read -r l; do case \"$l\" in SigIgn*|SigBlk*) echo \"$l\";; esac; done < /proc/$$/status > '{status}'\ncd '{dir}'\nn=$(( $(cat runs 2>/dev/null || echo 0) + 1 ))\necho $n > runs\nprintf '%06d\\n' $((400000 + n))\n",
+            status = status.display(),
+            dir = bed.dir.path().display()
+        ),
+    )
+    .unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--profile", &bed.profile, "exec", "--server", "--", "sh", "-c"])
+        .arg(format!(
+            "rm -f '{status}'; \"$0\" --profile '{p}' clear >/dev/null 2>&1; \"$1\" -c \"$2\"",
+            status = status.display(),
+            p = bed.profile
+        ))
+        .arg(BIN)
+        .arg(venv_bin("python"))
+        .arg(ASK_ONCE);
+    let out = bed.run_cmd(cmd, None);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), "200", "served: {}", out.stderr);
+    let seen = std::fs::read_to_string(&status).expect("the server ran mfa_process");
+    assert_eq!(
+        seen, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n",
+        "mfa_process's signals"
+    );
+    assert_eq!(sessions_issued(&standin), 2, "{}", standin.log());
+}
+
+/// The command ends while the server's hidden prompt is open on the terminal they share: the
+/// terminal must echo again afterwards (the server is told with a signal it can handle, not
+/// SIGKILL), and the prompt says that it is mfa-env's server asking, for which profile.
+#[test]
+fn a_command_ending_during_a_server_prompt_leaves_the_terminal_echoing() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let standin = StandIn::start(dir.path());
+    let mut bed = Bed::new(Keyring::Keyutils, "echo", &standin.url);
+    bed.warm();
+    let inner = bed.dir.path().join("inner.sh");
+    std::fs::write(
+        &inner,
+        "\"$BIN\" --profile \"$P\" clear >/dev/null 2>&1\n\"$PY\" -c \"$ASK\"\nsleep 1\n",
+    )
+    .unwrap();
+    let outer = format!(
+        "\"$BIN\" --profile \"$P\" exec --server -- sh '{}'\necho COMMAND-ENDED >/dev/tty\nsleep 10\n",
+        inner.display()
+    );
+    bed.set_env("BIN", BIN);
+    bed.set_env("P", &bed.profile.clone());
+    bed.set_env("PY", venv_bin("python").to_str().unwrap());
+    bed.set_env("ASK", ASK_ONCE);
+    let mut sh = Command::new("sh");
+    sh.arg("-c").arg(outer);
+    let t = common::pty::Typist::spawn_cmd(&bed, sh);
+    t.wait_for(&format!("MFA code for profile '{}'", bed.profile), 1);
+    assert!(!t.echo_on(), "the prompt hides what is typed");
+    t.wait_for("COMMAND-ENDED", 1);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !t.echo_on() {
+        assert!(
+            Instant::now() < deadline,
+            "the terminal was left without echo: {:?}",
+            t.screen()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let said = format!(
+        "needs a new session for profile '{}'; type the code here, not into the program it serves.",
+        bed.profile
+    );
+    assert!(
+        t.screen().contains("mfa-env (credentials server, pid ") && t.screen().contains(&said),
+        "the prompt says who asks: {:?}",
+        t.screen()
+    );
+    assert_eq!(sessions_issued(&standin), 1, "no code was typed");
 }

@@ -60,6 +60,23 @@ pub fn unlock_within(seconds: u32) -> crate::store::Unlock {
     }
 }
 
+/// Set by a credentials server (`serve`, `exec --server`) once it has its first session: from
+/// then on a person is asked by a program that runs beside (or behind) what they are doing.
+static SERVING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Marks this process as a credentials server. Its prompts then say who is asking, a desktop
+/// dialog comes before the terminal (which the served command may be reading), and the
+/// terminal is used only while the server has its foreground.
+pub fn serving() {
+    SERVING.store(true, std::sync::atomic::Ordering::Relaxed);
+    #[cfg(unix)]
+    tty::only_in_foreground();
+}
+
+fn is_serving() -> bool {
+    SERVING.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 fn someone_present() -> bool {
     let set = |k| std::env::var_os(k).is_some_and(|v| !v.is_empty());
     tty::open().is_ok() || set("DISPLAY") || set("WAYLAND_DISPLAY")
@@ -96,12 +113,26 @@ pub fn obtain(
     }
 }
 
-/// The terminal if there is one, else a desktop dialog if there is a display.
+/// The terminal if there is one, else a desktop dialog if there is a display. A server asks
+/// in a dialog first: on the terminal the served command may be reading too.
 fn ask_person(settings: &Settings, note: Option<&str>) -> Result<TokenCode> {
-    let question = format!(
+    let dialog = Dialog::find();
+    if is_serving()
+        && let Ok(dialog) = &dialog
+    {
+        return ask_in_dialog(dialog, settings, note);
+    }
+    let mut question = format!(
         "MFA code for profile '{}' ({}): ",
         settings.profile, settings.serial
     );
+    if is_serving() {
+        question = format!(
+            "mfa-env (credentials server, pid {}) needs a new session for profile '{}'; type the code here, not into the program it serves.\n{question}",
+            std::process::id(),
+            settings.profile
+        );
+    }
     match tty::open() {
         Ok(tty) => with_retries(note, |note| {
             if let Some(note) = note {
@@ -113,32 +144,36 @@ fn ask_person(settings: &Settings, note: Option<&str>) -> Result<TokenCode> {
         })?
         .ok_or_else(|| Error::Prompt("the terminal prompt ended".into())),
         Err(no_tty) => {
-            let dialog = Dialog::find().map_err(|no_dialog| Error::NoPrompt {
+            let dialog = dialog.map_err(|no_dialog| Error::NoPrompt {
                 profile: settings.profile.clone(),
                 reason: format!("no terminal (/dev/tty: {no_tty}) and {no_dialog}"),
             })?;
-            let title = format!("mfa-env: MFA code for profile '{}'", settings.profile);
-            // A person must have time to find their phone; the other processes waiting on
-            // the lock wait as long.
-            let timeout = Duration::from_secs(settings.lock_timeout_seconds.max(30).into());
-            with_retries(note, |note| {
-                let text = format!(
-                    "{}MFA code for profile '{}'\nDevice: {}",
-                    note.map(|n| format!("{n}\n\n")).unwrap_or_default(),
-                    settings.profile,
-                    settings.serial
-                );
-                match dialog.ask(&title, &text, timeout) {
-                    Ok(Answer::Typed(code)) => Ok(Some(code)),
-                    Ok(Answer::Cancelled) => Ok(None),
-                    Err(e) => Err(Error::Prompt(format!("the desktop dialog {e}"))),
-                }
-            })?
-            .ok_or_else(|| Error::PromptCancelled {
-                profile: settings.profile.clone(),
-            })
+            ask_in_dialog(&dialog, settings, note)
         }
     }
+}
+
+fn ask_in_dialog(dialog: &Dialog, settings: &Settings, note: Option<&str>) -> Result<TokenCode> {
+    let title = format!("mfa-env: MFA code for profile '{}'", settings.profile);
+    // A person must have time to find their phone; the other processes waiting on the lock
+    // wait as long.
+    let timeout = Duration::from_secs(settings.lock_timeout_seconds.max(30).into());
+    with_retries(note, |note| {
+        let text = format!(
+            "{}MFA code for profile '{}'\nDevice: {}",
+            note.map(|n| format!("{n}\n\n")).unwrap_or_default(),
+            settings.profile,
+            settings.serial
+        );
+        match dialog.ask(&title, &text, timeout) {
+            Ok(Answer::Typed(code)) => Ok(Some(code)),
+            Ok(Answer::Cancelled) => Ok(None),
+            Err(e) => Err(Error::Prompt(format!("the desktop dialog {e}"))),
+        }
+    })?
+    .ok_or_else(|| Error::PromptCancelled {
+        profile: settings.profile.clone(),
+    })
 }
 
 /// Asks until a well-formed code is typed, at most [`PROMPT_ATTEMPTS`] times. `ask` returns

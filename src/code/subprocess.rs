@@ -2,6 +2,12 @@
 //! desktop dialog. The answer is an MFA code, so it is read from a pipe into memory that is
 //! wiped when dropped, and a program that hangs (a YubiKey no one touches, a dialog no one
 //! sees) is killed at a deadline: a credential helper must never wait forever.
+//!
+//! A helper starts as if from a shell: every signal at its default action and none blocked,
+//! whatever this process ignores (a credentials server ignores the terminal's and job control's
+//! signals; ignored signals are inherited across exec), so Ctrl-C and logout stop it. On Linux
+//! it is also sent SIGTERM if the thread that started it dies (the Go SDK kills a helper after
+//! 60 s): nobody would read its answer.
 
 use std::io::Read;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -32,6 +38,8 @@ const MAX_OUTPUT: u64 = 64 * 1024;
 /// Its stdin and stderr are whatever the caller set on `cmd`.
 pub fn first_line(mut cmd: Command, timeout: Duration) -> Result<Zeroizing<String>, Failure> {
     let deadline = Instant::now() + timeout;
+    #[cfg(unix)]
+    as_from_a_shell(&mut cmd);
     let mut child = cmd.stdout(Stdio::piped()).spawn().map_err(Failure::Spawn)?;
     let mut stdout = child.stdout.take().expect("stdout is piped");
     let (tx, rx) = mpsc::channel();
@@ -58,6 +66,58 @@ pub fn first_line(mut cmd: Command, timeout: Duration) -> Result<Zeroizing<Strin
         return Err(Failure::NoOutput);
     }
     Ok(Zeroizing::new(line.to_owned()))
+}
+
+/// Default signal dispositions, an empty signal mask and (Linux) SIGTERM when we are gone, for
+/// the program `cmd` starts.
+#[cfg(unix)]
+fn as_from_a_shell(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec, only async-signal-safe calls (sigaction, sigprocmask,
+    // prctl); those that fail (SIGKILL, SIGSTOP) change nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            for signal in 1..=LAST_SIGNAL {
+                default_action(signal);
+            }
+            let mut none: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut none);
+            libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+            #[cfg(target_os = "linux")]
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+}
+
+/// Every signal number there is: 64 on Linux (with the real-time ones), 31 elsewhere.
+#[cfg(unix)]
+const LAST_SIGNAL: i32 = if cfg!(target_os = "linux") { 64 } else { 31 };
+
+/// Sets `signal` to its default action. On Linux through the system call itself: the C
+/// library refuses the two real-time signals it keeps for its threads (32 and 33), which a
+/// parent may still have left ignored.
+#[cfg(target_os = "linux")]
+unsafe fn default_action(signal: i32) {
+    // The kernel's `struct sigaction`, all zero: SIG_DFL, no flags, an empty mask, whatever
+    // the architecture's layout (large enough for every one).
+    let action = [0_u64; 4];
+    // SAFETY: rt_sigaction with a valid action and the kernel's signal-set size (8 bytes).
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            signal,
+            action.as_ptr(),
+            std::ptr::null_mut::<u64>(),
+            8_usize,
+        )
+    };
+}
+
+#[cfg(all(unix, not(target_os = "linux")))]
+unsafe fn default_action(signal: i32) {
+    // SAFETY: signal(3) with the default action.
+    unsafe { libc::signal(signal, libc::SIG_DFL) };
 }
 
 /// Waits for `child` to exit, up to `deadline`.
@@ -109,6 +169,36 @@ mod tests {
     fn takes_the_first_line_trimmed() {
         let line = first_line(sh("printf ' 123456 \\nmore\\n'"), SECOND).unwrap();
         assert_eq!(line.as_str(), "123456");
+    }
+
+    /// A helper starts with no signal ignored or blocked, whatever this process ignores.
+    #[test]
+    fn a_helper_starts_with_default_signals() {
+        // A child of ours that ignores and blocks signals, as a credentials server does, then
+        // runs a helper: the helper's status must show neither.
+        let script = "grep -E '^Sig(Ign|Blk):' /proc/self/status | tr '\\n' ' '";
+        // SAFETY: a fresh thread ignores and blocks in this test process only around the call;
+        // the helper is what is inspected.
+        let line = std::thread::spawn(move || unsafe {
+            let before = libc::signal(libc::SIGINT, libc::SIG_IGN);
+            let before_hup = libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            let mut block: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut block);
+            libc::sigaddset(&mut block, libc::SIGUSR2);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &block, std::ptr::null_mut());
+            let line = first_line(sh(script), SECOND);
+            libc::signal(libc::SIGINT, before);
+            libc::signal(libc::SIGHUP, before_hup);
+            line
+        })
+        .join()
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            line.as_str(),
+            "SigBlk:\t0000000000000000 SigIgn:\t0000000000000000",
+            "the helper's signal state"
+        );
     }
 
     #[test]

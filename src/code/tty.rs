@@ -1,7 +1,9 @@
 //! The controlling terminal: where prompts go (never stdout, which carries credentials, nor
 //! stderr, which callers capture), and the one thing an interrupted prompt must put back. While
-//! a hidden prompt is open, SIGINT, SIGTERM, SIGHUP and SIGQUIT restore the terminal's settings
-//! (echo on again) and end the process with status 128+n before anything was sent or written.
+//! a hidden prompt is open, SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGUSR1 (the signal a server
+//! of `exec --server` gets when its command ends) restore the terminal's settings (echo on
+//! again) and end the process with status 128+n before anything was sent or written; a server
+//! that stops while a fetch thread prompts puts them back with [`restore_open_prompt`].
 //!
 //! On Unix the terminal is `/dev/tty`; on Windows, which has none, the console: `CONIN$` and
 //! `CONOUT$`, which rpassword reads hidden input from as well (written, not built here).
@@ -92,62 +94,120 @@ pub fn ask_hidden(tty: &Tty, question: &str) -> std::io::Result<Zeroizing<String
     rpassword::prompt_password(question).map(Zeroizing::new)
 }
 
+/// Puts the terminal's settings back if a hidden prompt is open on another thread: for a
+/// server that ends (its command has) while a fetch waits for a code, which would otherwise
+/// leave the terminal without echo for whatever reads it next.
+pub fn restore_open_prompt() {
+    interrupt::restore_open();
+}
+
+/// The handlers of an open hidden prompt. Plain `sigaction`, saved and put back around each
+/// prompt: signal-hook cannot unregister a handler (the signal stays caught and does nothing),
+/// which would leave Ctrl-C and SIGTERM without effect for the rest of the process, and
+/// `exec`'s command, an `mfa_process` or a dialog would start with them caught as well.
 #[cfg(unix)]
 mod interrupt {
+    use std::cell::UnsafeCell;
     use std::fs::File;
     use std::os::fd::AsRawFd;
+    use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
-    use signal_hook::SigId;
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+    /// The signals that end a prompt (and the process) after putting the terminal back.
+    const SIGNALS: [i32; 5] = [
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+    ];
 
-    /// Whether `signal`'s disposition is "ignore".
-    fn ignored(signal: i32) -> bool {
-        // SAFETY: sigaction with no new action only reads the current one into `old`.
-        let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
-        let read = unsafe { libc::sigaction(signal, std::ptr::null(), &mut old) };
-        read == 0 && old.sa_sigaction == libc::SIG_IGN
+    /// The terminal's fd and its settings from before the open prompt, for the handler. Written
+    /// only while `ARMED` is false, read only while it is true: one prompt at a time is open.
+    static ARMED: AtomicBool = AtomicBool::new(false);
+    static FD: AtomicI32 = AtomicI32::new(-1);
+    struct Saved(UnsafeCell<std::mem::MaybeUninit<libc::termios>>);
+    // SAFETY: access is ordered by `ARMED` (see above).
+    unsafe impl Sync for Saved {}
+    static SAVED: Saved = Saved(UnsafeCell::new(std::mem::MaybeUninit::uninit()));
+
+    /// Puts the terminal back if a prompt is open. Async-signal-safe: atomics, tcsetattr, write.
+    fn restore() {
+        if ARMED.load(Ordering::Acquire) {
+            let fd = FD.load(Ordering::Relaxed);
+            // SAFETY: SAVED was written before ARMED was set; fd is the prompt's open terminal.
+            unsafe {
+                libc::tcsetattr(fd, libc::TCSANOW, (*SAVED.0.get()).as_ptr());
+                libc::write(fd, b"\n".as_ptr().cast(), 1);
+            }
+        }
     }
 
-    /// While alive, a signal restores the terminal settings saved at `arm` and exits.
+    extern "C" fn on_signal(signal: libc::c_int) {
+        restore();
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { libc::_exit(128 + signal) };
+    }
+
+    /// While alive, a signal restores the terminal settings saved at `arm` and exits, and
+    /// [`restore_open`] can restore them from another thread. Dropping it puts back the
+    /// handlers that were there before.
     pub struct RestoreOnSignal {
-        ids: Vec<SigId>,
+        /// The actions replaced; `None` when this guard armed nothing.
+        previous: Option<Vec<(i32, libc::sigaction)>>,
     }
 
     impl RestoreOnSignal {
         pub fn arm(tty: &File) -> Self {
             let fd = tty.as_raw_fd();
-            // SAFETY: tcgetattr writes a termios for a valid fd; on failure nothing is armed.
-            let mut saved: libc::termios = unsafe { std::mem::zeroed() };
-            if unsafe { libc::tcgetattr(fd, &mut saved) } != 0 {
-                return Self { ids: Vec::new() };
+            // SAFETY: tcgetattr writes a termios for a valid fd into SAVED, which no handler
+            // reads while ARMED is false; on failure nothing is armed.
+            if ARMED.load(Ordering::Acquire)
+                || unsafe { libc::tcgetattr(fd, (*SAVED.0.get()).as_mut_ptr()) } != 0
+            {
+                return Self { previous: None };
             }
-            let ids = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
+            FD.store(fd, Ordering::Relaxed);
+            ARMED.store(true, Ordering::Release);
+            // SAFETY: sigaction with a handler that only calls async-signal-safe functions;
+            // `old` receives the action it replaces, put back on drop.
+            let previous = SIGNALS
                 .into_iter()
-                // A signal this process ignores (the server of `exec --server`) stays ignored.
-                .filter(|&signal| !ignored(signal))
-                .filter_map(|signal| {
-                    // SAFETY: the handler calls only async-signal-safe functions (tcsetattr,
-                    // write, _exit) on values captured by copy; `tty` outlives the guard.
-                    unsafe {
-                        signal_hook::low_level::register(signal, move || {
-                            libc::tcsetattr(fd, libc::TCSANOW, &saved);
-                            libc::write(fd, b"\n".as_ptr().cast(), 1);
-                            libc::_exit(128 + signal);
-                        })
+                .filter_map(|signal| unsafe {
+                    let mut old: libc::sigaction = std::mem::zeroed();
+                    if libc::sigaction(signal, std::ptr::null(), &mut old) != 0
+                        // A signal this process ignores (the server of `exec --server`) stays
+                        // ignored.
+                        || old.sa_sigaction == libc::SIG_IGN
+                    {
+                        return None;
                     }
-                    .ok()
+                    let mut action: libc::sigaction = std::mem::zeroed();
+                    action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
+                    libc::sigfillset(&mut action.sa_mask);
+                    (libc::sigaction(signal, &action, &mut old) == 0).then_some((signal, old))
                 })
                 .collect();
-            Self { ids }
+            Self {
+                previous: Some(previous),
+            }
         }
     }
 
     impl Drop for RestoreOnSignal {
         fn drop(&mut self) {
-            for id in self.ids.drain(..) {
-                signal_hook::low_level::unregister(id);
+            let Some(previous) = self.previous.take() else {
+                return;
+            };
+            for (signal, old) in previous {
+                // SAFETY: puts back the action sigaction gave us.
+                unsafe { libc::sigaction(signal, &old, std::ptr::null_mut()) };
             }
+            ARMED.store(false, Ordering::Release);
         }
+    }
+
+    pub fn restore_open() {
+        restore();
     }
 }
 
@@ -161,4 +221,6 @@ mod interrupt {
             Self
         }
     }
+
+    pub fn restore_open() {}
 }

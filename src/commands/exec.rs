@@ -90,7 +90,11 @@ pub fn run_with_server(
     // A subshell (no command) runs jobs in the terminal's foreground and reads it between
     // them: its server gets a process group of its own and never prompts there.
     let own_group = command.is_empty();
-    server::start(global, listener, &token, verbose, own_group)?;
+    server::start(global, &listener, port, &token, verbose, own_group)?;
+    // The command holds the listening socket too, so the port stays bound for as long as it
+    // runs: should the server die, no other local process can take the port, and with it the
+    // requests (and the token) the command sends there.
+    server::keep_for_command(listener);
     let vars = endpoint::variables(port, &token);
     start(
         target.profile(),
@@ -146,25 +150,33 @@ fn default_shell() -> OsString {
 /// The endpoint's server beside the command.
 #[cfg(unix)]
 mod server {
-    use std::io::Write;
+    use std::io::{Read, Write};
     use std::net::TcpListener;
-    use std::os::fd::AsRawFd;
+    use std::os::fd::{AsRawFd, IntoRawFd};
     use std::os::unix::process::CommandExt;
-    use std::process::{Command, Stdio};
+    use std::process::{ChildStdout, Command, Stdio};
+    use std::time::{Duration, Instant};
 
     use clap::ValueEnum;
 
     use crate::cli::Global;
+    use crate::commands::serve;
     use crate::error::{Error, Result};
 
     /// The fd the server finds its listening socket on.
     pub const LISTENER_FD: i32 = 3;
 
-    /// Starts `mfa-env serve --exec-parent <this pid>`, which outlives this process image:
-    /// mfa-env execs into the command next, and the server ends when the command has.
+    /// How long the server may take to say it listens: it reads the profile, nothing more.
+    const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// Starts `mfa-env serve --exec-parent <this pid>`, which outlives this process image
+    /// (mfa-env execs into the command next, and the server ends when the command has), and
+    /// returns once it has said that it listens on `port`. Until then the command is not
+    /// started: it would be handed a port nobody serves.
     pub fn start(
         global: &Global,
-        listener: TcpListener,
+        listener: &TcpListener,
+        port: u16,
         token: &str,
         verbose: bool,
         own_group: bool,
@@ -191,7 +203,7 @@ mod server {
         if verbose {
             cmd.arg("--verbose");
         }
-        cmd.stdin(Stdio::piped()).stdout(Stdio::null());
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
         let fd = listener.as_raw_fd();
         // SAFETY: between fork and exec, only async-signal-safe calls (dup2, fcntl, prctl).
         unsafe {
@@ -204,18 +216,75 @@ mod server {
                 if moved < 0 || (own_group && libc::setpgid(0, 0) < 0) {
                     return Err(std::io::Error::last_os_error());
                 }
-                // Killed with the command even if it never gets to notice (Linux only; the
+                // Told when the command ends, even if it never gets to notice (Linux only; the
                 // server also watches its parent).
                 #[cfg(target_os = "linux")]
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                libc::prctl(libc::PR_SET_PDEATHSIG, serve::COMMAND_ENDED);
                 Ok(())
             });
         }
         let mut child = cmd.spawn().map_err(failed)?;
         let mut stdin = child.stdin.take().expect("piped");
         let line = zeroize::Zeroizing::new(format!("{token}\n"));
-        stdin.write_all(line.as_bytes()).map_err(failed)?;
-        Ok(())
+        let said = stdin
+            .write_all(line.as_bytes())
+            .map_err(|e| e.to_string())
+            .and_then(|()| {
+                drop(stdin);
+                listening_on(child.stdout.take().expect("piped"))
+            });
+        match said {
+            Ok(p) if p == port => Ok(()),
+            outcome => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let why = match outcome {
+                    Ok(p) => format!("it listens on port {p}, not {port}"),
+                    Err(why) => why,
+                };
+                Err(Error::Endpoint(format!(
+                    "its server did not start ({why}); the command was not run"
+                )))
+            }
+        }
+    }
+
+    /// The port in the server's one line on stdout, read within [`READY_TIMEOUT`].
+    fn listening_on(mut out: ChildStdout) -> std::result::Result<u16, String> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let mut said = Vec::new();
+        while !said.ends_with(b"\n") && said.len() < 64 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let mut ready = libc::pollfd {
+                fd: out.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let ms = libc::c_int::try_from(left.as_millis()).unwrap_or(libc::c_int::MAX);
+            // SAFETY: poll on one entry of a local value.
+            if left.is_zero() || unsafe { libc::poll(&mut ready, 1, ms) } == 0 {
+                return Err(format!("it said nothing within {} s", READY_TIMEOUT.as_secs()));
+            }
+            let mut byte = [0_u8; 1];
+            match out.read(&mut byte) {
+                Ok(0) => return Err("it ended before it listened".into()),
+                Ok(_) => said.push(byte[0]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        String::from_utf8_lossy(&said)
+            .trim_end()
+            .strip_prefix(serve::LISTENING)
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| "it did not say that it listens".into())
+    }
+
+    /// Leaves the listening socket open across the exec into the command.
+    pub fn keep_for_command(listener: TcpListener) {
+        let fd = listener.into_raw_fd();
+        // SAFETY: clears close-on-exec on an fd this process owns and keeps open.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
     }
 }
 
@@ -233,18 +302,32 @@ mod server {
     /// Serves from a thread of this process, which waits for the command on Windows.
     pub fn start(
         global: &Global,
-        listener: TcpListener,
+        listener: &TcpListener,
+        _port: u16,
         token: &str,
         verbose: bool,
         _own_group: bool,
     ) -> Result<()> {
         let provider = Provider::new(config::load_target(global.profile())?, global.keyring);
         let token = Zeroizing::new(token.to_owned());
+        let listener = listener
+            .try_clone()
+            .map_err(|e| crate::error::Error::Endpoint(format!("cannot serve: {e}")))?;
         std::thread::spawn(move || {
-            endpoint::serve(listener, token, provider, verbose, std::future::pending())
+            endpoint::serve(
+                listener,
+                token,
+                provider,
+                verbose,
+                std::future::pending(),
+                |_port| (),
+            )
         });
         Ok(())
     }
+
+    /// The serving thread holds the socket for as long as mfa-env waits for the command.
+    pub fn keep_for_command(_listener: TcpListener) {}
 }
 
 #[cfg(unix)]

@@ -29,8 +29,7 @@ pub fn run(
     }
     let target = config::load_target(global.profile())?;
     first_session(global, &target)?;
-    #[cfg(unix)]
-    code::tty::only_in_foreground();
+    code::serving();
     let (listener, port) = endpoint::bind(port)?;
     let token = endpoint::new_token()?;
     output::write(&output::assignments(
@@ -45,7 +44,9 @@ pub fn run(
         global.profile()
     );
     let provider = Provider::new(target, global.keyring);
-    endpoint::serve(listener, token, provider, verbose, interrupted())?;
+    let served = endpoint::serve(listener, token, provider, verbose, interrupted(), |_port| ());
+    code::tty::restore_open_prompt();
+    served?;
     eprintln!("mfa-env: stopped");
     Ok(())
 }
@@ -84,6 +85,16 @@ async fn interrupted() {
     }
 }
 
+/// What the server of `exec --server` says on stdout once it listens, before the port:
+/// `exec` starts the command only after it has read this line with the port it bound.
+pub const LISTENING: &str = "listening 127.0.0.1:";
+
+/// The signal the kernel sends the server of `exec --server` when the command ends (Linux's
+/// parent-death signal). Not SIGKILL: a server whose prompt is open must first put the
+/// terminal back (`code::tty`); and not one of the signals it ignores.
+#[cfg(unix)]
+pub const COMMAND_ENDED: i32 = libc::SIGUSR1;
+
 /// The server of `exec --server`: its socket is fd 3, its token the first line of stdin, and
 /// it serves until its parent (the command mfa-env became) is gone.
 #[cfg(unix)]
@@ -100,7 +111,9 @@ fn for_exec(global: &Global, parent: u32, verbose: bool) -> Result<()> {
             "--exec-parent is for `mfa-env exec --server` alone".into(),
         ));
     }
-    // SAFETY: `exec --server` leaves its listening socket at this fd, and nothing else uses it.
+    // SAFETY: `exec --server` leaves its listening socket at this fd, and nothing else uses it
+    // (that it is a socket listening on 127.0.0.1 is checked by `exec`, which compares the port
+    // this server reports with its own).
     let listener = unsafe { TcpListener::from_raw_fd(3) };
     // Not for the programs a fetch runs (`mfa_process`, a dialog): they must not keep the
     // port open after this server ends.
@@ -110,10 +123,24 @@ fn for_exec(global: &Global, parent: u32, verbose: bool) -> Result<()> {
         // SAFETY: setting a disposition to "ignore", before any thread starts.
         unsafe { libc::signal(signal, libc::SIG_IGN) };
     }
-    code::tty::only_in_foreground();
+    code::serving();
     let target = config::load_target(global.profile())?;
     let provider = Provider::new(target, global.keyring);
-    endpoint::serve(listener, token, provider, verbose, parent_gone(parent))
+    let listening = |port| {
+        println!("{LISTENING}{port}");
+        // Nothing else goes to the pipe `exec` reads.
+        close_stdout();
+    };
+    let served = endpoint::serve(
+        listener,
+        token,
+        provider,
+        verbose,
+        parent_gone(parent),
+        listening,
+    );
+    code::tty::restore_open_prompt();
+    served
 }
 
 #[cfg(not(unix))]
@@ -135,10 +162,12 @@ async fn parent_gone(parent: u32) {
     }
 }
 
-/// Points stdout at /dev/null.
+/// Points stdout at /dev/null, once what was printed is out.
 #[cfg(unix)]
 fn close_stdout() {
+    use std::io::Write;
     use std::os::fd::AsRawFd;
+    let _ = std::io::stdout().flush();
     if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
         // SAFETY: dup2 onto fd 1, which std's stdout writes to; both fds are open.
         unsafe { libc::dup2(null.as_raw_fd(), 1) };

@@ -56,7 +56,23 @@ pub fn bind(port: Option<u16>) -> Result<(TcpListener, u16)> {
     let listener =
         TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, asked))).map_err(cannot)?;
     let port = listener.local_addr().map_err(cannot)?.port();
+    deeper_backlog(&listener);
     Ok((listener, port))
+}
+
+/// A listen queue as deep as the system allows (`net.core.somaxconn`, 4096 on current Linux)
+/// rather than std's 128: while another local process floods the port with connections, the
+/// owner's clients still get a place in the queue instead of a dropped SYN and a retry a second
+/// later. Best effort: listen(2) on a listening socket only changes its backlog.
+fn deeper_backlog(listener: &TcpListener) {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: listen(2) on a socket this process owns.
+        unsafe { libc::listen(listener.as_raw_fd(), 4096) };
+    }
+    #[cfg(not(unix))]
+    let _ = listener;
 }
 
 /// A new authorization token: 256 random bits, hex.
@@ -85,13 +101,15 @@ pub fn variables(port: u16, token: &str) -> [(&'static str, Zeroizing<String>); 
     ]
 }
 
-/// Serves requests on `listener` until `stop` completes.
+/// Serves requests on `listener` until `stop` completes. `listening` is called once the
+/// server is ready to accept, with the port it serves.
 pub fn serve(
     listener: TcpListener,
     token: Zeroizing<String>,
     provider: Provider,
     verbose: bool,
     stop: impl Future<Output = ()>,
+    listening: impl FnOnce(u16),
 ) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -103,10 +121,10 @@ pub fn serve(
         verbose,
     });
     let served = runtime.block_on(async move {
-        let listener = listener
-            .set_nonblocking(true)
-            .and_then(|()| tokio::net::TcpListener::from_std(listener))
-            .map_err(|e| Error::Endpoint(format!("cannot listen: {e}")))?;
+        let cannot = |e: std::io::Error| Error::Endpoint(format!("cannot listen: {e}"));
+        listener.set_nonblocking(true).map_err(cannot)?;
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(cannot)?;
+        listening(listener.local_addr().map_err(cannot)?.port());
         tokio::select! {
             () = accept(listener, Arc::clone(&ctx)) => {}
             () = renew(Arc::clone(&ctx.provider)) => {}
