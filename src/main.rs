@@ -65,8 +65,7 @@ fn standard_fds_open() {
         } else {
             // SAFETY: F_GETFD only reads the descriptor's flags.
             let flags = unsafe { libc::fcntl(pfd.fd, libc::F_GETFD) };
-            flags == -1
-                && std::io::Error::last_os_error().raw_os_error() == Some(libc::EBADF)
+            flags == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EBADF)
         };
         // open(2) takes the lowest free number: this one, as those below it are open.
         // SAFETY: a valid C string; the descriptor is kept for the life of the process.

@@ -866,15 +866,23 @@ fn a_servers_mfa_process_starts_with_default_signals() {
     )
     .unwrap();
     let mut cmd = Command::new(BIN);
-    cmd.args(["--profile", &bed.profile, "exec", "--server", "--", "sh", "-c"])
-        .arg(format!(
-            "rm -f '{status}'; \"$0\" --profile '{p}' clear >/dev/null 2>&1; \"$1\" -c \"$2\"",
-            status = status.display(),
-            p = bed.profile
-        ))
-        .arg(BIN)
-        .arg(venv_bin("python"))
-        .arg(ASK_ONCE);
+    cmd.args([
+        "--profile",
+        &bed.profile,
+        "exec",
+        "--server",
+        "--",
+        "sh",
+        "-c",
+    ])
+    .arg(format!(
+        "rm -f '{status}'; \"$0\" --profile '{p}' clear >/dev/null 2>&1; \"$1\" -c \"$2\"",
+        status = status.display(),
+        p = bed.profile
+    ))
+    .arg(BIN)
+    .arg(venv_bin("python"))
+    .arg(ASK_ONCE);
     let out = bed.run_cmd(cmd, None);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert_eq!(out.stdout.trim(), "200", "served: {}", out.stderr);

@@ -263,7 +263,10 @@ mod server {
             let ms = libc::c_int::try_from(left.as_millis()).unwrap_or(libc::c_int::MAX);
             // SAFETY: poll on one entry of a local value.
             if left.is_zero() || unsafe { libc::poll(&mut ready, 1, ms) } == 0 {
-                return Err(format!("it said nothing within {} s", READY_TIMEOUT.as_secs()));
+                return Err(format!(
+                    "it said nothing within {} s",
+                    READY_TIMEOUT.as_secs()
+                ));
             }
             let mut byte = [0_u8; 1];
             match out.read(&mut byte) {

@@ -44,7 +44,9 @@ pub fn run(
         global.profile()
     );
     let provider = Provider::new(target, global.keyring);
-    let served = endpoint::serve(listener, token, provider, verbose, interrupted(), |_port| ());
+    let served = endpoint::serve(listener, token, provider, verbose, interrupted(), |_port| {
+        ()
+    });
     code::tty::restore_open_prompt();
     served?;
     eprintln!("mfa-env: stopped");
