@@ -323,7 +323,7 @@ mod server {
                 provider,
                 verbose,
                 std::future::pending(),
-                |_port| (),
+                |_| {},
             )
         });
         Ok(())

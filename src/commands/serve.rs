@@ -44,9 +44,7 @@ pub fn run(
         global.profile()
     );
     let provider = Provider::new(target, global.keyring);
-    let served = endpoint::serve(listener, token, provider, verbose, interrupted(), |_port| {
-        ()
-    });
+    let served = endpoint::serve(listener, token, provider, verbose, interrupted(), |_| {});
     code::tty::restore_open_prompt();
     served?;
     eprintln!("mfa-env: stopped");
