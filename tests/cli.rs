@@ -353,11 +353,14 @@ fn add_stores_key_and_remove_forgets_it(k: Keyring) {
     bed.warm();
 
     let removed = bed.run(&["remove"], None);
+    let store = match k {
+        Keyring::SecretService => "Secret Service",
+        Keyring::Keyutils => "kernel keyring",
+    };
     assert!(
-        removed
-            .ok()
-            .stderr
-            .contains("the long-term key and 1 cached session(s) removed"),
+        removed.ok().stderr.contains(&format!(
+            "removed the long-term key from the {store}; removed 1 cached session(s)"
+        )),
         "{}",
         removed.stderr
     );

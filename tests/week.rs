@@ -584,6 +584,100 @@ fn a_long_term_key_of_the_old_layout_is_kept() {
     assert!(bed.item_exists(&format!("long-term profile={}", bed.profile)));
 }
 
+/// Plants a long-term key as mfa-env 0.1's kernel store kept it, in the session keyring.
+fn plant_legacy_key(bed: &Bed, key_id: &str) -> String {
+    let description = format!("keyring:long-term profile={}@mfa-env", bed.profile);
+    let planted = Command::new(system_bin("keyctl"))
+        .args(["add", "user", &description])
+        .arg(format!(
+            "{{\"v\":1,\"access_key_id\":\"{key_id}\",\"secret_access_key\":\"{LT_SECRET}\"}}"
+        ))
+        .arg("@s")
+        .output()
+        .unwrap();
+    assert!(planted.status.success(), "{planted:?}");
+    description
+}
+
+fn legacy_key_present(description: &str) -> bool {
+    Command::new(system_bin("keyctl"))
+        .args(["search", "@s", "user", description])
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+/// A key removed after a leak is gone everywhere: `remove` deletes the copy in 0.1's kernel
+/// layout too, whichever store is in use, and nothing signs with it afterwards; a replacing
+/// `add` deletes it as well, and the new key signs.
+fn remove_and_add_delete_a_key_of_the_old_layout(k: Keyring) {
+    let dir = tempfile::tempdir().unwrap();
+    let standin = StandIn::start(dir.path());
+    let bed = Bed::new(k, "legacy-gone", &standin.url);
+    bed.write_config(&format!("mfa_serial = {}\n", bed.serial));
+    let description = plant_legacy_key(&bed, "AKIAMFAENVTESTKEY009");
+    let removed = bed.run(&["remove"], None);
+    assert!(
+        removed
+            .ok()
+            .stderr
+            .contains("removed the long-term key from the kernel keyring (mfa-env 0.1's layout)"),
+        "{}",
+        removed.stderr
+    );
+    assert!(
+        !legacy_key_present(&description),
+        "the old layout's key is gone"
+    );
+    bed.run(&["--format", "process", "--token-code", "135791"], None)
+        .fails_with("has no long-term access key");
+    assert!(
+        !standin.log().contains("by=AKIAMFAENVTESTKEY009"),
+        "nothing signed with the removed key:\n{}",
+        standin.log()
+    );
+
+    plant_legacy_key(&bed, "AKIAMFAENVTESTKEY009");
+    let added = bed.run(
+        &bed.add_args(true),
+        Some(&format!("AKIAMFAENVTESTKEY010\n{LT_SECRET}\n")),
+    );
+    // (The kernel store itself moves such a key into its vault when it first reads the item,
+    // here to see where the new one would go; the new key then replaces it there.)
+    assert!(
+        k == Keyring::Keyutils
+            || added
+                .ok()
+                .stderr
+                .contains("removed the old key's copy from the kernel keyring"),
+        "{}",
+        added.stderr
+    );
+    added.ok();
+    assert!(!legacy_key_present(&description), "replaced, not kept");
+    bed.run(&["--format", "process", "--token-code", "135792"], None)
+        .ok();
+    let log = standin.log();
+    assert!(
+        log.contains("GetSessionToken by=AKIAMFAENVTESTKEY010"),
+        "{log}"
+    );
+    assert!(!log.contains("by=AKIAMFAENVTESTKEY009"), "{log}");
+}
+
+#[test]
+fn remove_and_add_delete_a_key_of_the_old_layout_secret_service() {
+    let _k = shared();
+    remove_and_add_delete_a_key_of_the_old_layout(Keyring::SecretService);
+}
+
+#[test]
+fn remove_and_add_delete_a_key_of_the_old_layout_keyutils() {
+    let _k = shared();
+    remove_and_add_delete_a_key_of_the_old_layout(Keyring::Keyutils);
+}
+
 /// 32 first calls at once in a fresh keyring namespace, each with its own XDG_CACHE_HOME: the
 /// processes agree on one vault (and its directory, whatever their environment), and every
 /// session cached is served afterwards by a process with yet another XDG_CACHE_HOME. (That two

@@ -35,11 +35,16 @@ pub fn run(global: &Global, from_stdin: bool, volatile_ok: bool) -> Result<()> {
         key_from_terminal(profile)?
     };
     longterm::validate_new(&key, profile)?;
-    longterm::store_key(&store, profile, &key)?;
+    let legacy = longterm::store_key(&store, profile, &key)?;
     let cleared = cache::clear(&store, Some(profile), None)?;
     eprintln!(
-        "mfa-env: stored the long-term key for profile '{profile}' in the {}{}",
+        "mfa-env: stored the long-term key for profile '{profile}' in the {}{}{}",
         store.name(),
+        if legacy {
+            "; removed the old key's copy from the kernel keyring (mfa-env 0.1's layout)"
+        } else {
+            ""
+        },
         if cleared > 0 {
             format!("; removed {cleared} cached session(s) made with the old key")
         } else {

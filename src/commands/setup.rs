@@ -179,7 +179,7 @@ pub fn run(global: &Global, args: &SetupArgs) -> Result<()> {
     }
 
     if let Some(key) = plan.to_store() {
-        longterm::store_key(&store, &profile, key)?;
+        let legacy = longterm::store_key(&store, &profile, key)?;
         let back = longterm::stored(&store, &profile)?;
         if back.is_none_or(|b| b.access_key_id.expose_secret() != key.access_key_id.expose_secret())
         {
@@ -190,8 +190,13 @@ pub fn run(global: &Global, args: &SetupArgs) -> Result<()> {
         }
         cache::clear(&store, Some(&profile), None)?;
         eprintln!(
-            "mfa-env: stored the long-term key for profile '{profile}' in the {}",
-            store.name()
+            "mfa-env: stored the long-term key for profile '{profile}' in the {}{}",
+            store.name(),
+            if legacy {
+                "; removed the old key's copy from the kernel keyring (mfa-env 0.1's layout)"
+            } else {
+                ""
+            }
         );
     }
     if new_config != config_text {

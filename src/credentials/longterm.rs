@@ -160,8 +160,11 @@ pub fn validate_new(key: &LongTermKey, profile: &str) -> Result<()> {
     ensure_long_term(key, false, profile, &KeySource::Keyring)
 }
 
-/// Stores the pair for `mfa-env add`.
-pub fn store_key(store: &Store, profile: &str, key: &LongTermKey) -> Result<()> {
+/// Stores the pair for `mfa-env add` and `setup`, and deletes the previous key's copy in
+/// mfa-env 0.1's kernel layout, which would otherwise come back whenever the kernel store is
+/// read for this profile without a key of its own there (another `--keyring`, or `auto` where
+/// no Secret Service answers). `true` when there was such a copy.
+pub fn store_key(store: &Store, profile: &str, key: &LongTermKey) -> Result<bool> {
     let json = Zeroizing::new(
         serde_json::to_vec(&StoredKeyRef {
             v: 1,
@@ -171,11 +174,17 @@ pub fn store_key(store: &Store, profile: &str, key: &LongTermKey) -> Result<()> 
         .expect("serializing two strings cannot fail"),
     );
     store.set(&item_name(profile), &json, None)?;
-    Ok(())
+    Ok(delete_legacy(profile))
 }
 
 pub fn delete_key(store: &Store, profile: &str) -> Result<bool> {
     Ok(store.delete(&item_name(profile))?)
+}
+
+/// Deletes the copy mfa-env 0.1 kept in the kernel keyring, if there is one: it would be moved
+/// back into the kernel store and signed with on the next call.
+pub fn delete_legacy(profile: &str) -> bool {
+    crate::store::delete_legacy(&item_name(profile))
 }
 
 #[cfg(test)]

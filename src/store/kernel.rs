@@ -407,6 +407,25 @@ pub fn forget_legacy(key: Key) {
     let _ = key.invalidate();
 }
 
+/// Deletes every key mfa-env 0.1's layout kept for `item` (a copy may be linked from several
+/// keyrings, or have been added twice); `true` if there was one. `remove` must be able to say a
+/// leaked key is gone: otherwise the next call would move it back into the vault and sign
+/// with it.
+pub fn delete_legacy(home: &Home, item: &str) -> bool {
+    let mut found = false;
+    // Bounded: a key that cannot be invalidated (not ours to) would be found forever.
+    for _ in 0..16 {
+        let Some((_, key)) = legacy(home, item) else {
+            break;
+        };
+        if key.invalidate().is_err() {
+            break;
+        }
+        found = true;
+    }
+    found
+}
+
 fn expired(path: &Path, now: DateTime<Utc>) -> bool {
     let mut header = [0_u8; HEADER_LEN];
     let read = private_files::open_read(path).and_then(|mut f| f.read_exact(&mut header));

@@ -161,6 +161,20 @@ impl Store {
             .map_err(|e| self.access_error("delete", item, e))
     }
 
+    /// Every other store of this platform that opens without a prompt: where a long-term key
+    /// may also be, stored there with another `--keyring` (or by `auto` on a day the Secret
+    /// Service did not answer).
+    pub fn others(&self) -> Vec<Store> {
+        platform::AUTO_ORDER
+            .iter()
+            .filter(|&&choice| choice != self.choice)
+            .filter_map(|&choice| {
+                let backend = platform::open(choice, Unlock::NEVER).ok()?;
+                Some(Store { choice, backend })
+            })
+            .collect()
+    }
+
     /// Whether a new item would survive a reboot here.
     pub fn durability(&self) -> Result<Durability, StoreError> {
         self.backend
@@ -192,6 +206,19 @@ impl Store {
             detail: e.detail,
             hint: e.hint,
         }
+    }
+}
+
+/// Deletes what mfa-env 0.1's kernel store kept under `item` (a kernel key of its own, not in
+/// the vault), whichever store is in use now; `true` if there was something. Never anything
+/// durable: the kernel keyring is emptied at reboot.
+pub fn delete_legacy(item: &str) -> bool {
+    #[cfg(target_os = "linux")]
+    return kernel::home().is_ok_and(|home| kernel::delete_legacy(&home, item));
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = item;
+        false
     }
 }
 
