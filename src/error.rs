@@ -156,7 +156,7 @@ pub enum Error {
     LockTimeout { profile: String, seconds: u32 },
 
     #[error(
-        "cannot keep lock files in {}: {why}; if XDG_RUNTIME_DIR names a shared directory (after `su` or `sudo -E`?), unset it or set it to your own (/run/user/$(id -u))",
+        "cannot keep lock files in {}: {why}; it and the directories above it must be yours (or root's) and writable by no one else (after a `sudo mfa-env`: `sudo chown -R \"$USER\" ~/.cache/mfa-env`; if HOME names a shared directory, set it to your own)",
         dir.display()
     )]
     LockDir {

@@ -105,19 +105,23 @@ fn aws_cli_uses_credential_process(k: Keyring) {
 
 /// Roles the SDKs' own way (README, "Roles"): a role profile whose `source_profile` is the
 /// mfa-env profile. The CLI runs mfa-env for the source, then AssumeRole itself; two roles share
-/// one MFA session, so one code serves both.
+/// one MFA session, so one code serves both. (Role names of this bed's own: the CLI caches
+/// assumed roles in ~/.aws/cli/cache by role ARN, and every bed shares the one user's home.)
 fn aws_cli_assumes_roles_from_the_mfa_session(k: Keyring) {
     let dir = tempfile::tempdir().unwrap();
     let moto = Moto::start(dir.path());
     let mut bed = Bed::new(k, "roles", &moto.url);
     bed.append_config(&format!(
         "credential_process = {BIN} --format process --profile {p}\nregion = eu-west-1\n\
-         [profile {p}-admin]\nrole_arn = arn:aws:iam::123456789012:role/Admin\nsource_profile = {p}\nregion = eu-west-1\n\
-         [profile {p}-readonly]\nrole_arn = arn:aws:iam::123456789012:role/ReadOnly\nsource_profile = {p}\nregion = eu-west-1\n",
+         [profile {p}-admin]\nrole_arn = arn:aws:iam::123456789012:role/Admin-{p}\nsource_profile = {p}\nregion = eu-west-1\n\
+         [profile {p}-readonly]\nrole_arn = arn:aws:iam::123456789012:role/ReadOnly-{p}\nsource_profile = {p}\nregion = eu-west-1\n",
         p = bed.profile
     ));
     bed.warm();
-    for (role, name) in [("admin", "Admin"), ("readonly", "ReadOnly")] {
+    for (role, name) in [
+        ("admin", format!("Admin-{}", bed.profile)),
+        ("readonly", format!("ReadOnly-{}", bed.profile)),
+    ] {
         let profile = format!("{}-{role}", bed.profile);
         bed.set_env("AWS_PROFILE", &profile);
         let out = aws_cli(&bed, &["sts", "get-caller-identity", "--output", "json"]);

@@ -207,33 +207,44 @@ fn a_refused_connection_is_tried_again() {
     assert_eq!(tries, 3, "{trace}");
 }
 
-/// A lock directory another user made first (a shared /tmp as XDG_RUNTIME_DIR) is refused with
-/// one clear line, and nothing is created through a link planted in it.
+/// Lock files below a directory another user controls (a HOME under a shared directory) are
+/// refused with one clear line, before a code is spent, and nothing is created through a link
+/// planted there.
 #[test]
-fn a_lock_directory_of_another_user_is_refused() {
+fn a_lock_directory_below_another_users_is_refused() {
     let _k = shared();
     let dir = tempfile::tempdir().unwrap();
     let sts = StandIn::start(dir.path());
     let mut bed = bed("foreign", &sts);
-    let shared_dir = std::path::Path::new("/var/tmp/mfa-env-test-foreign");
-    let lock_dir = shared_dir.join("mfa-env");
+    let foreign = std::path::Path::new("/var/tmp/mfa-env-test-foreign/home");
     assert!(
-        lock_dir.is_dir(),
+        foreign.is_dir(),
         "{} is missing: run scripts/setup-test-env (scripts/test does)",
-        lock_dir.display()
+        foreign.display()
     );
-    let lock = lock_dir.join(format!(
+    // This user's files in it, as if made before someone else got hold of the directory.
+    let home = foreign.join(unique("home"));
+    let locks = home.join(".cache/mfa-env/locks");
+    std::fs::create_dir_all(&locks).unwrap();
+    let lock = locks.join(format!(
         "{}.lock",
         mfa_env::private_files::file_name(&format!("session-{}-{}", bed.profile, bed.serial))
     ));
     let victim = dir.path().join("victim");
     std::os::unix::fs::symlink(&victim, &lock).unwrap();
-    bed.set_env("XDG_RUNTIME_DIR", shared_dir.to_str().unwrap());
+    bed.set_env("HOME", home.to_str().unwrap());
     let out = bed.run(&["--format", "process", "--token-code", "135793"], None);
-    let _ = std::fs::remove_file(&lock);
-    out.fails_with("refusing to keep private files there: it belongs to uid");
+    let _ = std::fs::remove_dir_all(&home);
+    out.fails_with("refusing to keep private files there:");
     assert!(
-        out.stderr.contains("unset it or set it to your own"),
+        out.stderr
+            .contains(&format!("{} above it", foreign.display())),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("if HOME names a shared directory, set it to your own"),
         "{}",
         out.stderr
     );

@@ -181,12 +181,16 @@ fn no_secret_outside_the_requested_output() {
                 assert_no_secret(&String::from_utf8_lossy(&bytes), &secrets, "a sealed item");
             }
         }
-        let written: Vec<_> = walk(&root);
+        assert_eq!(
+            walk(&root.join("run")),
+            Vec::<std::path::PathBuf>::new(),
+            "nothing goes to XDG_RUNTIME_DIR"
+        );
         assert!(
-            written
+            walk(&bed.lock_dir())
                 .iter()
-                .any(|p| p.to_string_lossy().contains("/run/mfa-env/")),
-            "the lock files went to XDG_RUNTIME_DIR: {written:?}"
+                .any(|p| p.to_string_lossy().contains(&bed.profile)),
+            "the lock files went to ~/.cache/mfa-env/locks"
         );
     }
 }

@@ -192,3 +192,53 @@ fn a_cache_hit_never_waits_for_the_lock() {
     let _ = flock.kill();
     let _ = flock.wait();
 }
+
+/// Two cold calls started together, one with the desktop's environment and one as a cron job
+/// or `ssh host cmd` has it (no XDG_RUNTIME_DIR, no XDG_CACHE_HOME): they meet at one lock, so
+/// one asks for a code and calls STS, and the other is served the session it cached.
+#[test]
+fn callers_with_and_without_xdg_runtime_dir_share_one_lock() {
+    let _k = shared();
+    for keyring in [Keyring::Keyutils, Keyring::SecretService] {
+        let dir = tempfile::tempdir().unwrap();
+        let standin = StandIn::start(dir.path());
+        let bed = Bed::new(keyring, "one-lock", &standin.url);
+        // A code that takes a second to come (a person, a YubiKey touch), counted.
+        let script = bed.dir.path().join("code.sh");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\ncd '{}'\nn=$(( $(cat runs 2>/dev/null || echo 0) + 1 ))\necho $n > runs\nsleep 1\nprintf '%06d\\n' $((500000 + n))\n",
+                bed.dir.path().display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        bed.append_config(&format!("mfa_process = {}\n", script.display()));
+        let runs: Vec<_> = [
+            &[][..],
+            &["-u", "XDG_RUNTIME_DIR", "-u", "XDG_CACHE_HOME"][..],
+        ]
+        .into_iter()
+        .map(|unset| {
+            let mut cmd = Command::new(system_bin("env"));
+            cmd.args(unset)
+                .arg(BIN)
+                .args(["--format", "process", "--profile", &bed.profile]);
+            bed.spawn_cmd(cmd)
+        })
+        .collect();
+        let outs: Vec<_> = runs
+            .into_iter()
+            .map(|c| Out::from(c.wait_with_output().unwrap()))
+            .collect();
+        for out in &outs {
+            out.ok();
+        }
+        assert_eq!(outs[0].stdout, outs[1].stdout, "one session for both");
+        let codes = std::fs::read_to_string(bed.dir.path().join("runs")).unwrap();
+        assert_eq!(codes.trim(), "1", "{keyring:?}: one code for both");
+        assert_eq!(standin.requests().len(), 1, "{}", standin.log());
+    }
+}

@@ -141,3 +141,84 @@ fn a_lost_index_loses_nothing_that_matters() {
     let rows = bed.run(&["status", "--json"], None).json();
     assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
 }
+
+/// Two index items in the Secret Service, as two processes that shared no lock create them (an
+/// older mfa-env beside this one): both are read, none of their entries is lost (`status` lists
+/// the sessions of both, `clear --all` finds them), and the next write leaves one item.
+#[test]
+fn two_index_items_are_read_as_one() {
+    use dbus_secret_service::{EncryptionType, SecretService};
+    // The index is shared by every test's sessions: this one splits it, so it runs alone.
+    let _k = exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    let moto = Moto::start(dir.path());
+    let first = Bed::new(Keyring::SecretService, "split-a", &moto.url);
+    let second = Bed::new(Keyring::SecretService, "split-b", &moto.url);
+    first.warm();
+    second.warm();
+    let ss = SecretService::connect(EncryptionType::Plain).expect("the test bed's Secret Service");
+    let attributes =
+        std::collections::HashMap::from([("service", "mfa-env"), ("username", "index")]);
+    let found = ss.search_items(attributes.clone()).unwrap();
+    let items: Vec<_> = found.unlocked.iter().chain(&found.locked).collect();
+    assert_eq!(items.len(), 1, "one index item");
+    let index: serde_json::Value = serde_json::from_slice(&items[0].get_secret().unwrap()).unwrap();
+    // Split it in two: the first bed's entry in one item, everything else in another.
+    let (mine, rest): (Vec<_>, Vec<_>) = index["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .cloned()
+        .partition(|e| e["profile"] == first.profile.as_str());
+    assert_eq!(mine.len(), 1, "{index}");
+    items[0]
+        .set_secret(
+            serde_json::json!({ "items": rest }).to_string().as_bytes(),
+            "application/octet-stream",
+        )
+        .unwrap();
+    ss.get_default_collection()
+        .unwrap()
+        .create_item(
+            "mfa-env: index",
+            attributes.clone(),
+            serde_json::json!({ "items": mine }).to_string().as_bytes(),
+            false,
+            "application/octet-stream",
+        )
+        .unwrap();
+    let found = ss.search_items(attributes.clone()).unwrap();
+    assert_eq!(
+        found.unlocked.len() + found.locked.len(),
+        2,
+        "two index items"
+    );
+
+    let mut status = Command::new(BIN);
+    status.args(["status", "--json"]);
+    let listed = first.run_cmd(status, None).json();
+    let profiles: Vec<_> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["profile"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        profiles.contains(&first.profile) && profiles.contains(&second.profile),
+        "both items' sessions: {listed}"
+    );
+    // The next write leaves one index item, with both entries.
+    let third = Bed::new(Keyring::SecretService, "split-c", &moto.url);
+    third.warm();
+    let found = ss.search_items(attributes).unwrap();
+    assert_eq!(
+        found.unlocked.len() + found.locked.len(),
+        1,
+        "one index item again"
+    );
+    first.run(&["clear", "--all"], None).ok();
+    for bed in [&first, &second, &third] {
+        bed.run(&["--format", "process"], None)
+            .fails_with("no way to ask for the MFA code");
+    }
+}

@@ -759,3 +759,89 @@ fn after_a_reboot_the_kernel_store_starts_afresh() {
         "one GetSessionToken before the reboot, one after"
     );
 }
+
+/// The kernel store keeps nothing below a directory someone else could change, checked from
+/// `/` down on every use: a first call whose XDG_CACHE_HOME is below a directory others can
+/// write to gets its session with a warning and records no vault there; a vault an older
+/// mfa-env recorded there is not used, and the next session makes a new one, which serves
+/// every later call; and a link planted in the store's own directory in place of a vault's
+/// leads cleanup nowhere.
+#[test]
+fn the_kernel_store_keeps_nothing_below_a_directory_others_can_change() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let standin = StandIn::start(dir.path());
+    let mut bed = Bed::new(Keyring::Keyutils, "unsafe-dir", &standin.url);
+    let script = r#"
+        run() { local name=$1; shift; env "$@" >"$D/$name.out" 2>"$D/$name.err"; echo $? >"$D/$name.rc"; }
+        x="$D/x"; mkdir -p "$x/c"; chmod 777 "$x"
+        persistent=$(keyctl get_persistent @s)
+        run first XDG_CACHE_HOME="$x/c" "$BIN" -p "$P" --format process --token-code 100001
+        keyctl search "$persistent" user mfa-env:vault >/dev/null 2>&1 && echo recorded >"$D/first.vault"
+        find "$x/c" -mindepth 1 >"$D/first.files"
+        # A vault an older mfa-env made there (it checked the last directory alone).
+        mkdir -p "$x/c/mfa-env/kernel-keyring/0123456789abcdef"
+        /usr/bin/python3 -c 'import os, sys; sys.stdout.buffer.write(b"\x01" + os.urandom(32) + bytes.fromhex("0123456789abcdef") + sys.argv[1].encode())' \
+          "$x/c/mfa-env/kernel-keyring/0123456789abcdef" | keyctl padd user mfa-env:vault "$persistent" >/dev/null
+        run second XDG_CACHE_HOME="$D/safe" "$BIN" -p "$P" --format process --token-code 100002
+        run third XDG_CACHE_HOME="$D/elsewhere" "$BIN" -p "$P" --format process
+        find "$x/c" -type f >"$D/second.files"
+        # Files that look expired and ours, behind a link in place of a vault directory.
+        mkdir "$D/victim"; printf 'mfa1\0\0\0\0\0\0\0\0sealed' >"$D/victim/item"
+        ln -s "$D/victim" "$D/safe/mfa-env/kernel-keyring/fedcba9876543210"
+        "$BIN" -p "$P" clear >/dev/null 2>&1
+        run fourth XDG_CACHE_HOME="$D/safe" "$BIN" -p "$P" --format process --token-code 100003
+    "#;
+    let profile = bed.profile.clone();
+    bed.set_env("BIN", BIN);
+    bed.set_env("P", &profile);
+    bed.set_env("D", dir.path().to_str().unwrap());
+    let mut cmd = Command::new(system_bin("unshare"));
+    // A fresh persistent keyring (no vault yet) in a login of its own.
+    cmd.args(["--user", "--map-current-user", "keyctl", "session", "-"])
+        .args(["bash", "-c", script]);
+    bed.run_cmd(cmd, None).ok();
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
+    let step = |name: &str| Out {
+        code: read(&format!("{name}.rc")).trim().parse().ok(),
+        stdout: read(&format!("{name}.out")),
+        stderr: read(&format!("{name}.err")),
+    };
+    let x = dir.path().join("x");
+    let first = step("first");
+    first.ok();
+    assert!(
+        first
+            .stderr
+            .contains("the new session is used but not cached")
+            && first.stderr.contains(&format!(
+                "refusing to keep private files there: others can write to {} above it",
+                x.display()
+            )),
+        "{}",
+        first.stderr
+    );
+    assert_eq!(read("first.vault"), "", "no vault recorded there");
+    assert_eq!(read("first.files"), "", "nothing made below it");
+
+    let second = step("second");
+    second.ok();
+    assert!(
+        second
+            .stderr
+            .contains("the kernel keyring store is not used"),
+        "{}",
+        second.stderr
+    );
+    let third = step("third");
+    assert_eq!(third.ok().stderr, "", "served from the new vault");
+    assert_eq!(third.stdout, second.stdout);
+    assert_eq!(read("second.files"), "", "nothing written below it");
+
+    step("fourth").ok();
+    assert!(
+        dir.path().join("victim/item").exists(),
+        "cleanup followed a planted link"
+    );
+    assert_eq!(standin.requests().len(), 3, "{}", standin.log());
+}

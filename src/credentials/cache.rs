@@ -420,11 +420,24 @@ impl IndexEntry {
 }
 
 /// An unreadable index is treated as empty: it only names items, it holds nothing of value.
+/// Two index items (created at once by processes that shared no lock: an older mfa-env beside
+/// this one) are read as one, the union of their entries, and the next write leaves one item:
+/// no entry is lost to the race, so `clear` and a key change still find every session.
 fn read_index(store: &Store) -> Result<Index, StoreError> {
-    Ok(store
-        .get(INDEX_ITEM)?
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default())
+    let mut index = Index::default();
+    for bytes in store.get_all(INDEX_ITEM)? {
+        let Ok(part) = serde_json::from_slice::<Index>(&bytes) else {
+            continue;
+        };
+        for entry in part.items {
+            match index.items.iter_mut().find(|e| e.item == entry.item) {
+                // The later expiry: an entry is pruned once expired, and must not be early.
+                Some(known) => known.expires = known.expires.max(entry.expires),
+                None => index.items.push(entry),
+            }
+        }
+    }
+    Ok(index)
 }
 
 fn write_index(store: &Store, index: &Index) -> Result<(), StoreError> {

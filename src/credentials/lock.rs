@@ -2,16 +2,21 @@
 //! STS while the others wait, then read the session it cached: 32 parallel `aws` calls cause one
 //! prompt and one `GetSessionToken`. The lock is an advisory lock on a file (`flock` on Unix),
 //! which the OS releases when its holder exits or is killed, even by SIGKILL. It is taken only on
-//! a miss; a cache hit never waits. Lock files hold nothing; they live in `$XDG_RUNTIME_DIR`
-//! (else the user cache directory) under `mfa-env/`, a directory trusted only if it is this
-//! user's alone (`private_files`).
+//! a miss; a cache hit never waits. Lock files hold nothing.
+//!
+//! One place per user, whatever the caller's environment: `~/.cache/mfa-env/locks`, from the
+//! home directory alone. Not `XDG_RUNTIME_DIR`, which cron jobs, `ssh host cmd` and
+//! `docker exec` lack (they and a desktop terminal would lock in two places, and both ask for a
+//! code), nor `XDG_CACHE_HOME`, which shell start-up files often set for terminals only. The
+//! directory and those above it are trusted only if no one else can change them
+//! (`private_files`).
 
 use std::fs::{File, TryLockError};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::private_files;
+use crate::private_files::{self, PrivateDir};
 use crate::profile::config::{RoleHop, Settings};
 
 /// How often a waiting process looks whether the lock is free.
@@ -84,10 +89,12 @@ fn acquire(name: &str, timeout: Duration) -> Result<Guard, Failure> {
 }
 
 fn acquire_in(dir: &std::path::Path, name: &str, timeout: Duration) -> Result<Guard, Failure> {
-    let dir = dir.to_path_buf();
-    private_files::ensure_dir(&dir).map_err(|e| Failure::Dir(dir.clone(), e))?;
-    let path = dir.join(format!("{}.lock", private_files::file_name(name)));
-    let file = private_files::open_write(&path, false).map_err(|e| Failure::Io(path.clone(), e))?;
+    let dir = PrivateDir::create(dir).map_err(|e| Failure::Dir(dir.to_path_buf(), e))?;
+    let file_name = format!("{}.lock", private_files::file_name(name));
+    let path = dir.path().join(&file_name);
+    let file = dir
+        .open_lock(file_name.as_ref())
+        .map_err(|e| Failure::Io(path.clone(), e))?;
     let deadline = Instant::now() + timeout;
     loop {
         match file.try_lock() {
@@ -99,12 +106,11 @@ fn acquire_in(dir: &std::path::Path, name: &str, timeout: Duration) -> Result<Gu
     }
 }
 
-/// Where lock files live: per user, on a tmpfs where there is one.
+/// Where lock files live: one place per user (see the module's doc).
 pub fn dir() -> PathBuf {
-    dirs::runtime_dir()
-        .or_else(dirs::cache_dir)
+    dirs::home_dir()
         .unwrap_or_else(std::env::temp_dir)
-        .join("mfa-env")
+        .join(".cache/mfa-env/locks")
 }
 
 #[cfg(test)]

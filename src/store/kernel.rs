@@ -15,7 +15,14 @@
 //! process of the user agrees on it whatever its environment. Like the kernel keyring itself,
 //! the store does not survive a reboot: it is for sessions, not for the only copy of a
 //! long-term key.
+//!
+//! The directory is trusted only as a `private_files::PrivateDir`: it and every directory above
+//! it are checked on every use, and files are reached only relative to it, never through a
+//! link. A vault whose directory fails that check (made by an older mfa-env under a directory
+//! others can write to) is not used: reads miss, and the next write replaces it with a new vault
+//! in the current cache directory.
 
+use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -27,7 +34,7 @@ use std::ffi::CString;
 use linux_keyutils::{Key, KeyError, KeyRing, KeyRingIdentifier, KeySerialId};
 use zeroize::Zeroizing;
 
-use crate::private_files;
+use crate::private_files::{self, Kind, PrivateDir};
 
 /// The directory (in the user's cache directory) that holds the vaults' item directories.
 pub const ROOT_NAME: &str = "kernel-keyring";
@@ -55,8 +62,27 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The item directory, or one above it, could be changed by someone else.
+    #[error("{}: {source}", path.display())]
+    Unsafe {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("there is no cache directory to keep the sealed items in (is HOME set?)")]
     NoCacheDir,
+}
+
+/// A failure on the directory or file at `path`.
+fn file_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.to_owned();
+    move |source| {
+        if private_files::is_unsafe(&source) {
+            Error::Unsafe { path, source }
+        } else {
+            Error::File { path, source }
+        }
+    }
 }
 
 fn kernel(what: &'static str) -> impl FnOnce(KeyError) -> Error {
@@ -134,6 +160,7 @@ fn add_key(ring: libc::c_long, description: &str, payload: &[u8]) -> Result<Key,
 }
 
 const KEYCTL_GET_KEYRING_ID: libc::c_long = 0;
+const KEYCTL_UNLINK: libc::c_long = 9;
 const KEYCTL_SEARCH: libc::c_long = 10;
 const KEYCTL_GET_PERSISTENT: libc::c_long = 22;
 const KEYCTL_MOVE: libc::c_long = 30;
@@ -152,10 +179,11 @@ fn keyctl(op: libc::c_long, args: [libc::c_long; 4]) -> Result<libc::c_long, Key
     }
 }
 
-/// An opened vault: the cipher and the directory of the items.
+/// An opened vault: the cipher, the directory of the items, and the kernel key it came from.
 pub struct Vault {
     cipher: ChaCha20Poly1305,
     dir: PathBuf,
+    key: Option<Key>,
 }
 
 impl Vault {
@@ -172,29 +200,54 @@ impl Vault {
         let n = key
             .read(&mut *buf)
             .map_err(kernel("a read of the vault key"))?;
-        if n > buf.len() {
+        let vault = if n > buf.len() {
             let whole = Zeroizing::new(
                 key.read_to_vec()
                     .map_err(kernel("a read of the vault key"))?,
             );
-            return Ok(decode_vault(&whole));
-        }
-        Ok(decode_vault(&buf[..n]))
+            decode_vault(&whole)
+        } else {
+            decode_vault(&buf[..n])
+        };
+        Ok(vault.map(|v| Vault {
+            key: Some(key),
+            ..v
+        }))
     }
 
-    /// The vault, made now if there is none, its items in `dir_root`/<id>.
-    pub fn find_or_make(home: &Home, dir_root: &Path) -> Result<Vault, Error> {
-        match Self::find(home)? {
-            Some(v) => Ok(v),
-            None => Self::make(home, dir_root),
+    /// Whether the item directory may be used: it, and every directory above it, can be
+    /// changed by no one else (a directory not made yet is fine, if those above it are).
+    pub fn usable(&self) -> bool {
+        match PrivateDir::open(&self.dir) {
+            Ok(_) => true,
+            Err(e) => !private_files::is_unsafe(&e),
         }
+    }
+
+    /// A new vault in place of this unusable one (its items are abandoned: no one reads them
+    /// again), its items in `dir_root`/<id>. Another process may be replacing it at the same
+    /// moment: the first new vault wins, as when the first is made.
+    pub fn replace(self, home: &Home, dir_root: &Path) -> Result<Vault, Error> {
+        if let Some(key) = self.key {
+            // Unlinked at once (a key only invalidated may linger until the kernel collects
+            // it), then invalidated wherever else it is linked.
+            let _ = keyctl(
+                KEYCTL_UNLINK,
+                [libc::c_long::from(key.get_id().0), home.id, 0, 0],
+            );
+            let _ = key.invalidate();
+        }
+        Self::make(home, dir_root)
     }
 
     /// Makes the vault. Two processes making the first vault at once must not both succeed
     /// (the second key would replace the first, whose items could then no longer be read):
     /// the key is made in this thread's keyring and moved into place only if none is there
     /// (`KEYCTL_MOVE_EXCL`); the loser uses the winner's.
-    fn make(home: &Home, dir_root: &Path) -> Result<Vault, Error> {
+    pub fn make(home: &Home, dir_root: &Path) -> Result<Vault, Error> {
+        // Refused before a key records it: a directory others could change is never the
+        // store's, not even for one call.
+        PrivateDir::create(dir_root).map_err(file_error(dir_root))?;
         let key = ChaCha20Poly1305::generate_key(&mut OsRng);
         let id: [u8; 8] = ChaCha20Poly1305::generate_nonce(&mut OsRng)[..8]
             .try_into()
@@ -227,6 +280,8 @@ impl Vault {
             Ok(()) => Ok(Vault {
                 cipher: ChaCha20Poly1305::new(&key),
                 dir,
+                // Where a copy was placed instead, its id is not this one.
+                key: (!copy_left).then_some(made),
             }),
             Err(KeyError::Unknown(libc::EEXIST)) => Self::find(home)?.ok_or(Error::Kernel {
                 what: "the vault key another process made",
@@ -240,19 +295,27 @@ impl Vault {
         &self.dir
     }
 
-    fn path(&self, item: &str) -> PathBuf {
-        self.dir.join(private_files::file_name(item))
+    /// The item directory, checked; `None` when it does not exist yet.
+    fn open_dir(&self) -> Result<Option<PrivateDir>, Error> {
+        match PrivateDir::open(&self.dir) {
+            Ok(dir) => Ok(Some(dir)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(file_error(&self.dir)(e)),
+        }
     }
 
     /// The item's bytes; `None` when there is no file, or one this vault did not seal for this
     /// item (another boot's, a corrupted or planted one).
     pub fn get(&self, item: &str) -> Result<Option<Zeroizing<Vec<u8>>>, Error> {
-        let path = self.path(item);
-        match private_files::read_regular(&path, MAX_ITEM_BYTES) {
+        let Some(dir) = self.open_dir()? else {
+            return Ok(None);
+        };
+        let name = private_files::file_name(item);
+        match dir.read(name.as_ref(), MAX_ITEM_BYTES) {
             Ok(sealed) => Ok(self.open_sealed(item, &sealed)),
             // Not ours to read (root's, after a `sudo mfa-env`): say so rather than miss forever.
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-                Err(Error::File { path, source: e })
+                Err(file_error(&self.dir.join(name))(e))
             }
             // Absent, or not a file we wrote (a link, a FIFO, a directory, too large): a miss,
             // which the next write replaces.
@@ -288,11 +351,7 @@ impl Vault {
         expires: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        let file_error = |path: &Path| {
-            let path = path.to_owned();
-            move |source| Error::File { path, source }
-        };
-        private_files::ensure_dir(&self.dir).map_err(file_error(&self.dir))?;
+        let dir = PrivateDir::create(&self.dir).map_err(file_error(&self.dir))?;
         let mut header = [0_u8; HEADER_LEN];
         header[..4].copy_from_slice(ITEM_MAGIC);
         header[4..].copy_from_slice(&expires.map_or(i64::MAX, |e| e.timestamp()).to_be_bytes());
@@ -308,23 +367,22 @@ impl Vault {
                 },
             )
             .expect("ChaCha20-Poly1305 seals any message of this size");
-        let path = self.path(item);
-        let tmp = self.dir.join(format!(
-            ".{}.{}.{:x}.tmp",
-            private_files::file_name(item),
+        let name = private_files::file_name(item);
+        let tmp = format!(
+            ".{name}.{}.{:x}.tmp",
             std::process::id(),
             u64::from_be_bytes(nonce[..8].try_into().expect("8 bytes"))
-        ));
-        private_files::open_write(&tmp, true)
+        );
+        dir.create_new(tmp.as_ref())
             .and_then(|mut f| {
                 f.write_all(&header)?;
                 f.write_all(&nonce)?;
                 f.write_all(&ciphertext)
             })
-            .and_then(|()| std::fs::rename(&tmp, &path))
+            .and_then(|()| dir.rename(tmp.as_ref(), name.as_ref()))
             .map_err(|e| {
-                let _ = std::fs::remove_file(&tmp);
-                file_error(&path)(e)
+                let _ = dir.remove(tmp.as_ref());
+                file_error(&self.dir.join(&name))(e)
             })?;
         self.sweep(now);
         Ok(())
@@ -332,39 +390,49 @@ impl Vault {
 
     /// Deletes the item; `false` when it was not there.
     pub fn delete(&self, item: &str) -> Result<bool, Error> {
-        let path = self.path(item);
-        match std::fs::remove_file(&path) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(source) => Err(Error::File { path, source }),
-        }
+        let Some(dir) = self.open_dir()? else {
+            return Ok(false);
+        };
+        let name = private_files::file_name(item);
+        dir.remove(name.as_ref())
+            .map_err(|e| file_error(&self.dir.join(&name))(e))
     }
 
     /// Best effort, on the write path only: removes expired items and files left by an
     /// interrupted write, here and in the directories of other vaults (earlier boots; other
     /// machines or namespaces sharing this home), and such a directory once it is empty. Only
     /// files of ours are touched, and nothing that may still be of use: an item without expiry
-    /// (a long-term key, the index) of another vault stays.
+    /// (a long-term key, the index) of another vault stays. Everything is reached relative to
+    /// checked directories and never through a link: a link planted in place of a vault
+    /// directory, or of a file in one, leads nowhere.
     fn sweep(&self, now: DateTime<Utc>) {
-        let Some(root) = self.dir.parent() else {
+        let Some(root) = self.dir.parent().and_then(|r| PrivateDir::open(r).ok()) else {
             return;
         };
-        let vaults = std::fs::read_dir(root).into_iter().flatten().flatten();
-        for dir in vaults.filter(|d| is_vault_id(&d.file_name().to_string_lossy())) {
-            let dir = dir.path();
-            for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                let stale_tmp = name.starts_with('.')
-                    && name.ends_with(".tmp")
-                    && e.metadata()
-                        .and_then(|m| m.modified())
-                        .is_ok_and(|m| m.elapsed().is_ok_and(|age| age.as_secs() > 60));
-                if stale_tmp || expired(&e.path(), now) {
-                    let _ = std::fs::remove_file(e.path());
+        let own = self.dir.file_name();
+        for (name, kind) in root.entries().into_iter().flatten() {
+            if kind != Kind::Dir || !is_vault_id(&name.to_string_lossy()) {
+                continue;
+            }
+            let Ok(vault_dir) = root.subdir(&name) else {
+                continue;
+            };
+            for (file, kind) in vault_dir.entries().into_iter().flatten() {
+                if kind != Kind::File {
+                    continue;
+                }
+                let text = file.to_string_lossy();
+                let stale_tmp = text.starts_with('.')
+                    && text.ends_with(".tmp")
+                    && vault_dir
+                        .modified(&file)
+                        .is_ok_and(|m| now.timestamp() - m > 60);
+                if stale_tmp || expired(&vault_dir, &file, now) {
+                    let _ = vault_dir.remove(&file);
                 }
             }
-            if dir != self.dir {
-                let _ = std::fs::remove_dir(&dir);
+            if Some(name.as_os_str()) != own {
+                let _ = root.remove_dir(&name);
             }
         }
     }
@@ -426,9 +494,11 @@ pub fn delete_legacy(home: &Home, item: &str) -> bool {
     found
 }
 
-fn expired(path: &Path, now: DateTime<Utc>) -> bool {
+fn expired(dir: &PrivateDir, name: &OsStr, now: DateTime<Utc>) -> bool {
     let mut header = [0_u8; HEADER_LEN];
-    let read = private_files::open_read(path).and_then(|mut f| f.read_exact(&mut header));
+    let read = dir
+        .open_file(name)
+        .and_then(|mut f| f.read_exact(&mut header));
     read.is_ok()
         && &header[..4] == ITEM_MAGIC
         && i64::from_be_bytes(header[4..].try_into().expect("8 bytes")) <= now.timestamp()
@@ -454,6 +524,7 @@ fn decode_vault(payload: &[u8]) -> Option<Vault> {
     shaped.then(|| Vault {
         cipher: ChaCha20Poly1305::new(CipherKey::from_slice(key)),
         dir,
+        key: None,
     })
 }
 
@@ -492,6 +563,13 @@ mod tests {
         Vault {
             cipher: ChaCha20Poly1305::new(&ChaCha20Poly1305::generate_key(&mut OsRng)),
             dir: root.join(ROOT_NAME).join(id),
+            key: None,
+        }
+    }
+
+    impl Vault {
+        pub fn path(&self, item: &str) -> PathBuf {
+            self.dir.join(private_files::file_name(item))
         }
     }
 
@@ -695,6 +773,67 @@ mod hostile {
         std::fs::remove_file(older.path("long-term")).unwrap();
         ours.set("b", b"z", None, at(100)).unwrap();
         assert!(!older.dir.exists(), "an emptied vault directory goes");
+    }
+
+    /// Cleanup never follows a link: not one planted in place of a vault directory, nor one in
+    /// a vault directory pointing at a file of the same name elsewhere.
+    #[test]
+    fn a_sweep_follows_no_link() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ours = vault_at(tmp.path(), "0123456789abcdef");
+        // Files that look like expired items of ours, and a stale temporary file, elsewhere.
+        let victim = tmp.path().join("victim");
+        std::fs::create_dir(&victim).unwrap();
+        let other = vault_at(&tmp.path().join("other"), "fedcba9876543210");
+        other.set("expired", b"x", Some(at(1)), at(0)).unwrap();
+        std::fs::copy(other.path("expired"), victim.join("expired")).unwrap();
+        std::fs::write(victim.join(".left.tmp"), "x").unwrap();
+        let old = std::ffi::CString::new(victim.join(".left.tmp").as_os_str().as_encoded_bytes())
+            .unwrap();
+        let times = [libc::timespec {
+            tv_sec: 1_000_000,
+            tv_nsec: 0,
+        }; 2];
+        // SAFETY: a valid path and two timespecs.
+        assert_eq!(
+            unsafe { libc::utimensat(libc::AT_FDCWD, old.as_ptr(), times.as_ptr(), 0) },
+            0
+        );
+        let root = tmp.path().join(ROOT_NAME);
+        std::fs::create_dir_all(&ours.dir).unwrap();
+        std::os::unix::fs::symlink(&victim, root.join("fedcba9876543210")).unwrap();
+        std::os::unix::fs::symlink(victim.join("expired"), ours.dir.join("planted")).unwrap();
+        ours.set("a", b"z", None, at(100)).unwrap();
+        assert!(
+            victim.join("expired").exists(),
+            "not through a linked directory"
+        );
+        assert!(
+            victim.join(".left.tmp").exists(),
+            "not through a linked directory"
+        );
+        assert!(
+            root.join("fedcba9876543210").exists(),
+            "the link itself is left"
+        );
+    }
+
+    /// The item directory is refused, and nothing is written, when a directory above it could
+    /// be changed by someone else; a vault so placed is not usable.
+    #[test]
+    fn a_directory_above_that_others_can_write_to_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let shared = tmp.path().join("x");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let v = vault(&shared.join("c/mfa-env"));
+        assert!(!v.usable());
+        let e = v.set("a", b"secret", None, at(0)).unwrap_err();
+        assert!(matches!(e, Error::Unsafe { .. }), "{e}");
+        assert!(e.to_string().contains("others can write to"), "{e}");
+        assert!(!shared.join("c").exists(), "nothing made under it");
+        assert!(matches!(v.get("a"), Err(Error::Unsafe { .. })));
     }
 
     #[cfg(unix)]

@@ -141,6 +141,15 @@ impl Store {
             .map_err(|e| self.access_error("read", item, e))
     }
 
+    /// Every value stored under the name: more than one where another program (or an older
+    /// mfa-env, racing with no common lock) created a second item of the same name, which
+    /// [`get`](Self::get) reads as none. For what must not be lost to such a race (the index).
+    pub fn get_all(&self, item: &str) -> Result<Vec<Zeroizing<Vec<u8>>>, StoreError> {
+        self.backend
+            .get_all(item)
+            .map_err(|e| self.access_error("read", item, e))
+    }
+
     /// Creates or replaces the item; a reader sees either the old value or the new one.
     /// `expires`: when the value is worthless, so a store that can may drop it then.
     pub fn set(
@@ -279,7 +288,9 @@ mod platform {
         fn from(e: kernel::Error) -> Self {
             let hint = match &e {
                 // The quota message says what to do itself.
-                kernel::Error::Quota | kernel::Error::NoCacheDir => String::new(),
+                kernel::Error::Quota | kernel::Error::NoCacheDir | kernel::Error::Unsafe { .. } => {
+                    String::new()
+                }
                 kernel::Error::File { path, .. } => format!(
                     "; it must be yours alone: `sudo chown -R \"$USER\" {}` (after a `sudo mfa-env`?), or remove it",
                     path.parent().unwrap_or(path).display()
@@ -349,6 +360,13 @@ mod platform {
             }
         }
 
+        pub fn get_all(&self, item: &str) -> Result<Vec<Zeroizing<Vec<u8>>>, Failure> {
+            match self {
+                Backend::SecretService(ss) => Ok(ss.get_all(item)?),
+                Backend::Kernel(k) => Ok(k.get(item)?.into_iter().collect()),
+            }
+        }
+
         pub fn set(
             &self,
             item: &str,
@@ -385,7 +403,10 @@ mod platform {
     /// keyring the quota kept us from reaching reads as empty; writing then says why.
     pub struct KernelStore {
         home: Result<kernel::Home, kernel::Error>,
+        /// The vault as first found (or made) by this process.
         vault: std::cell::OnceCell<kernel::Vault>,
+        /// The vault made in place of the one found, whose directory was not safe to use.
+        replaced: std::cell::OnceCell<kernel::Vault>,
     }
 
     impl KernelStore {
@@ -397,6 +418,7 @@ mod platform {
             Ok(KernelStore {
                 home,
                 vault: std::cell::OnceCell::new(),
+                replaced: std::cell::OnceCell::new(),
             })
         }
 
@@ -406,7 +428,7 @@ mod platform {
 
         /// The vault, if one exists (reads never make one).
         fn found(&self) -> Result<Option<&kernel::Vault>, kernel::Error> {
-            if let Some(v) = self.vault.get() {
+            if let Some(v) = self.replaced.get().or(self.vault.get()) {
                 return Ok(Some(v));
             }
             let Ok(home) = self.home() else {
@@ -415,22 +437,49 @@ mod platform {
             Ok(kernel::Vault::find(home)?.map(|v| self.vault.get_or_init(|| v)))
         }
 
+        /// The vault to write to: the one found, else a new one; and in place of one whose
+        /// directory is not safe, a new one.
         fn made(&self) -> Result<&kernel::Vault, kernel::Error> {
-            if let Some(v) = self.found()? {
+            if let Some(v) = self.replaced.get() {
                 return Ok(v);
             }
             // Not the temporary directory: another user could own a directory on the way.
-            let root = dirs::cache_dir()
-                .ok_or(kernel::Error::NoCacheDir)?
-                .join("mfa-env")
-                .join(kernel::ROOT_NAME);
-            let v = kernel::Vault::find_or_make(self.home()?, &root)?;
-            Ok(self.vault.get_or_init(|| v))
+            let root = || -> Result<std::path::PathBuf, kernel::Error> {
+                Ok(dirs::cache_dir()
+                    .ok_or(kernel::Error::NoCacheDir)?
+                    .join("mfa-env")
+                    .join(kernel::ROOT_NAME))
+            };
+            if self.found()?.is_none() {
+                let v = kernel::Vault::make(self.home()?, &root()?)?;
+                return Ok(self.vault.get_or_init(|| v));
+            }
+            if self.vault.get().is_some_and(kernel::Vault::usable) {
+                return Ok(self.vault.get().expect("found"));
+            }
+            let unusable = kernel::Vault::find(self.home()?)?;
+            let v = match unusable {
+                Some(old) if !old.usable() => old.replace(self.home()?, &root()?)?,
+                // Replaced meanwhile by another process: use theirs.
+                Some(theirs) => theirs,
+                None => kernel::Vault::make(self.home()?, &root()?)?,
+            };
+            Ok(self.replaced.get_or_init(|| v))
         }
 
         fn get(&self, item: &str) -> Result<Option<Zeroizing<Vec<u8>>>, kernel::Error> {
-            if let Some(bytes) = self.found()?.map(|v| v.get(item)).transpose()?.flatten() {
-                return Ok(Some(bytes));
+            match self.found()?.map(|v| v.get(item)).transpose() {
+                Ok(Some(Some(bytes))) => return Ok(Some(bytes)),
+                Ok(_) => {}
+                // A directory others could change is not read from: a miss, and the next
+                // write makes a new vault.
+                Err(e @ kernel::Error::Unsafe { .. }) => {
+                    eprintln!(
+                        "mfa-env: warning: the kernel keyring store is not used: {e}; the next new session starts a new store"
+                    );
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
             }
             // A long-term key from mfa-env 0.1's layout moves into the vault on first use.
             if !item.starts_with("long-term ") {
@@ -456,8 +505,8 @@ mod platform {
 
         fn delete(&self, item: &str) -> Result<bool, kernel::Error> {
             match self.found()? {
-                Some(v) => v.delete(item),
-                None => Ok(false),
+                Some(v) if v.usable() => v.delete(item),
+                _ => Ok(false),
             }
         }
     }
@@ -530,6 +579,18 @@ mod platform {
             match self.entry(item)?.get_secret() {
                 Ok(bytes) => Ok(Some(Zeroizing::new(bytes))),
                 Err(KeyringError::NoEntry | KeyringError::Ambiguous(_)) => Ok(None),
+                Err(e) => Err(e.into()),
+            }
+        }
+
+        pub fn get_all(&self, item: &str) -> Result<Vec<Zeroizing<Vec<u8>>>, Failure> {
+            match self.entry(item)?.get_secret() {
+                Ok(bytes) => Ok(vec![Zeroizing::new(bytes)]),
+                Err(KeyringError::NoEntry) => Ok(Vec::new()),
+                Err(KeyringError::Ambiguous(all)) => all
+                    .iter()
+                    .map(|e| Ok(Zeroizing::new(e.get_secret()?)))
+                    .collect(),
                 Err(e) => Err(e.into()),
             }
         }

@@ -172,6 +172,15 @@ impl Service {
         }
     }
 
+    /// The secrets of every item with this name (more than one where two were created at
+    /// once).
+    pub fn get_all(&self, item: &str) -> Result<Vec<Zeroizing<Vec<u8>>>, Failure> {
+        self.find(item)?
+            .iter()
+            .map(|i| Ok(Zeroizing::new(i.get_secret()?)))
+            .collect()
+    }
+
     /// Replaces the item's secret in place when there is exactly one; otherwise removes any
     /// duplicates and creates it in the default collection.
     pub fn set(&self, item: &str, label: &str, value: &[u8]) -> Result<(), Failure> {

@@ -74,9 +74,19 @@ pub fn system_bin(name: &str) -> PathBuf {
 pub fn require_test_bed() {
     assert!(
         std::env::var_os("MFA_ENV_TEST_BED").is_some()
-            && std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
-        "these tests need the Secret Service and session keyring that scripts/test sets up: run `scripts/test`"
+            && std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some()
+            && std::env::var_os("MFA_ENV_TEST_HOME").is_some(),
+        "these tests need the Secret Service, session keyring and home that scripts/test sets up (scripts/with-test-keyring): run `scripts/test`"
     );
+}
+
+/// The home directory of the test bed's one user, which every bed's mfa-env runs with: as one
+/// user's processes do, they all meet at the lock files kept there.
+pub fn user_home() -> PathBuf {
+    PathBuf::from(
+        std::env::var_os("MFA_ENV_TEST_HOME")
+            .expect("MFA_ENV_TEST_HOME is set by scripts/with-test-keyring: run `scripts/test`"),
+    )
 }
 
 /// Tests share the bed's two keyrings. Most only touch their own uniquely named items and run
@@ -338,8 +348,8 @@ impl Bed {
     /// The environment every program in this bed sees: a clean one, like a fresh shell.
     pub fn apply_env(&self, cmd: &mut Command) {
         cmd.env_clear();
-        // XDG_RUNTIME_DIR and XDG_CACHE_HOME are the test bed's for every bed: like one user's
-        // processes, all share the lock of the cache index and the kernel store's item files.
+        // HOME, XDG_RUNTIME_DIR and XDG_CACHE_HOME are the test bed's for every bed: like one
+        // user's processes, all share the lock files and the kernel store's item files.
         for k in [
             "PATH",
             "DBUS_SESSION_BUS_ADDRESS",
@@ -352,7 +362,7 @@ impl Bed {
                 cmd.env(k, v);
             }
         }
-        cmd.env("HOME", self.dir.path())
+        cmd.env("HOME", user_home())
             .env("AWS_CONFIG_FILE", self.config_path())
             .env("AWS_SHARED_CREDENTIALS_FILE", self.credentials_path())
             .env("AWS_ENDPOINT_URL_STS", &self.endpoint)
@@ -424,13 +434,9 @@ impl Bed {
         out
     }
 
-    /// Where mfa-env keeps its lock files in this bed: the runtime directory every bed shares,
-    /// else the bed's own cache directory.
+    /// Where mfa-env keeps its lock files: under the user's home, whatever the environment.
     pub fn lock_dir(&self) -> PathBuf {
-        std::env::var_os("XDG_RUNTIME_DIR")
-            .filter(|d| !d.is_empty())
-            .map(|d| PathBuf::from(d).join("mfa-env"))
-            .unwrap_or_else(|| self.dir.path().join(".cache/mfa-env"))
+        user_home().join(".cache/mfa-env/locks")
     }
 
     /// The keyring item name of this profile's session.
@@ -501,7 +507,8 @@ impl Bed {
         }
     }
 
-    /// Every file under the bed's HOME, as text, to search for leaked secrets.
+    /// Every file under the bed's directory (its AWS files, anything written beside them) and
+    /// the user's home, as text, to search for leaked secrets.
     pub fn files_text(&self) -> String {
         fn walk(p: &Path, out: &mut String) {
             for e in std::fs::read_dir(p).into_iter().flatten().flatten() {
@@ -517,6 +524,7 @@ impl Bed {
         }
         let mut out = String::new();
         walk(self.dir.path(), &mut out);
+        walk(&user_home(), &mut out);
         out
     }
 }
