@@ -701,13 +701,17 @@ fn strangers_holding_every_slot_give_way_to_the_owner() {
     drop(crowd);
 }
 
-/// A failed fetch answers for itself for 10 s: the retries of an SDK get the same 500 at once,
-/// and `mfa_process` (or a dialog) is not run again for each.
+/// A renewal the person cancels (here an `mfa_process` that fails, as a dialog's Cancel or a
+/// YubiKey nobody touches does) is not asked for again every few seconds until the session
+/// ends: the server goes for a held session's successor once; requests within a minute get
+/// that failure at once (an SDK's retries run nothing); a request after the minute asks again.
 #[test]
-fn a_failed_fetch_is_not_repeated_for_every_retry() {
+fn a_cancelled_renewal_is_not_asked_again_within_a_minute() {
     let _k = shared();
-    let (_dir, _standin, bed) = bed(Keyring::Keyutils, "failing", 600);
+    let (_dir, _standin, bed) = bed(Keyring::Keyutils, "nag", 4);
     let serving = Serving::start(&bed, &[]);
+    let (status, body) = serving.get();
+    assert_eq!(status, 200, "a client holds the session: {body}");
     assert_eq!(codes_given(&bed), 1);
     // From now on mfa_process runs (and is counted) but gives no code.
     std::fs::write(
@@ -718,17 +722,39 @@ fn a_failed_fetch_is_not_repeated_for_every_retry() {
         ),
     )
     .unwrap();
-    bed.run(&["clear"], None).ok();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while codes_given(&bed) < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the held session was not renewed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let failed_at = Instant::now();
+    std::thread::sleep(Duration::from_secs(20));
+    assert_eq!(codes_given(&bed), 2, "no second try of the server's own");
     for _ in 0..3 {
+        let asked = Instant::now();
         let (status, body) = serving.get();
         assert_eq!(status, 500, "{body}");
         assert!(body.contains("mfa_process"), "{body}");
+        assert!(asked.elapsed() < Duration::from_secs(1), "answered at once");
     }
-    assert_eq!(codes_given(&bed), 2, "one run for three requests");
-    std::thread::sleep(Duration::from_secs(11));
+    assert_eq!(
+        codes_given(&bed),
+        2,
+        "the failure answers requests within a minute"
+    );
+    std::thread::sleep(
+        (failed_at + Duration::from_secs(61)).saturating_duration_since(Instant::now()),
+    );
     let (status, _) = serving.get();
     assert_eq!(status, 500);
-    assert_eq!(codes_given(&bed), 3, "tried again after 10 s");
+    assert_eq!(
+        codes_given(&bed),
+        3,
+        "a client's request a minute later asks again"
+    );
 }
 
 /// A role profile is served the role's credentials: AssumeRole signed with the MFA session,

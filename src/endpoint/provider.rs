@@ -10,7 +10,14 @@
 //! A client holds what it was served until that nearly runs out, and some (the Go SDK, so
 //! Terraform) ask again only then. So once a session a client holds is within the margin, the
 //! server fetches its successor by itself (`renew_if_due`): a person gets the whole margin
-//! (15 min) to type the code, while the client still has valid credentials.
+//! (15 min) to type the code, while the client still has valid credentials. It does so once per
+//! session held: a person who cancels that renewal (or an `mfa_process` that fails) is asked
+//! again only when a client needs a session the cache cannot give, and at most once a minute
+//! ([`ASK_AGAIN_AFTER`]), never every few seconds until the session ends.
+//!
+//! A fetch thread that panics still answers the requests waiting for it in builds that unwind
+//! (the tests'); the shipped build aborts on a panic (`panic = "abort"`), which ends the whole
+//! server: `exec --server`'s command keeps the port, so its requests are then left unanswered.
 
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -25,9 +32,10 @@ use crate::profile::config::Target;
 use crate::secret::SessionCredentials;
 use crate::store::{Store, StoreChoice, Unlock};
 
-/// How long a failed fetch answers for itself: the SDKs' retries of a request that found no
-/// way to get a code get the same answer at once, not a dialog each.
-const FAILURE_REMEMBERED: Duration = Duration::from_secs(10);
+/// How long a failed fetch answers for itself: the SDKs' retries of a request get the same
+/// answer at once, and a person who cancelled is not asked again (a dialog, a YubiKey touch,
+/// an `op` unlock) sooner than this.
+pub const ASK_AGAIN_AFTER: Duration = Duration::from_secs(60);
 
 /// What a request gets.
 pub enum Served {
@@ -54,6 +62,10 @@ pub struct Provider {
     /// When the newest session served to a client expires: while a client holds one, its
     /// successor is fetched before it runs out.
     handed_out: Mutex<Option<DateTime<Utc>>>,
+    /// The session held (by its expiry) whose successor the server went for by itself: once.
+    renewal_started_for: Mutex<Option<DateTime<Utc>>>,
+    /// The last failed fetch: when, and what the client is told.
+    failed: Mutex<Option<(Instant, String)>>,
 }
 
 type Outcome = Result<SessionCredentials, String>;
@@ -86,6 +98,8 @@ impl Provider {
             store: Mutex::new(None),
             fetch: Mutex::new(None),
             handed_out: Mutex::new(None),
+            renewal_started_for: Mutex::new(None),
+            failed: Mutex::new(None),
         }
     }
 
@@ -94,7 +108,12 @@ impl Provider {
     pub fn get(self: &Arc<Self>) -> Result<Served, Refused> {
         let served = match self.cached() {
             Some(creds) => Served::Cached(creds),
-            None => Served::Fetched(self.wait_for(&self.fetch_running())?),
+            None => {
+                if let Some(why) = self.failed_lately() {
+                    return Err(Refused::Failed(why));
+                }
+                Served::Fetched(self.wait_for(&self.fetch_running())?)
+            }
         };
         let (Served::Cached(creds) | Served::Fetched(creds)) = &served;
         let mut handed_out = lock(&self.handed_out);
@@ -103,12 +122,29 @@ impl Provider {
     }
 
     /// Starts fetching a new session if a client holds one that is about to run out (within the
-    /// margin, so the cache serves it no more) and no fetch runs. Never waits.
+    /// margin, so the cache serves it no more), no fetch runs, and none was started for that
+    /// session yet. Never waits.
     pub fn renew_if_due(self: &Arc<Self>) {
-        let held = lock(&self.handed_out).is_some_and(|expires| expires > clock::now());
-        if held && self.cached().is_none() {
-            self.fetch_running();
+        let Some(held) = *lock(&self.handed_out) else {
+            return;
+        };
+        if held <= clock::now()
+            || *lock(&self.renewal_started_for) == Some(held)
+            || self.failed_lately().is_some()
+            || self.cached().is_some()
+        {
+            return;
         }
+        *lock(&self.renewal_started_for) = Some(held);
+        self.fetch_running();
+    }
+
+    /// What the last fetch failed with, if that was less than [`ASK_AGAIN_AFTER`] ago.
+    fn failed_lately(&self) -> Option<String> {
+        lock(&self.failed)
+            .as_ref()
+            .filter(|(when, _)| when.elapsed() < ASK_AGAIN_AFTER)
+            .map(|(_, why)| why.clone())
     }
 
     fn wait_for(&self, fetch: &Fetch) -> Result<SessionCredentials, Refused> {
@@ -148,7 +184,7 @@ impl Provider {
         }
     }
 
-    /// The fetch now running (or failed moments ago), started if there is none.
+    /// The fetch now running, started if there is none.
     fn fetch_running(self: &Arc<Self>) -> Arc<Fetch> {
         let mut running = lock(&self.fetch);
         if let Some(fetch) = running.as_ref() {
@@ -159,13 +195,11 @@ impl Provider {
         let started = std::thread::Builder::new()
             .name("fetch".into())
             .spawn(move || {
-                let mut done = Done {
+                let done = Done {
                     provider,
                     fetch: result,
-                    failed: true,
                 };
                 let outcome = done.provider.new_session().map_err(|e| e.to_string());
-                done.failed = outcome.is_err();
                 done.fetch.finish(outcome);
             });
         match started {
@@ -188,12 +222,11 @@ impl Provider {
     }
 }
 
-/// Ends a fetch however its thread ends (a panic included): waiting requests get an answer,
-/// and the slot is freed for the next fetch, after [`FAILURE_REMEMBERED`] if it failed.
+/// Ends a fetch however its thread ends (a panic included, where panics unwind): waiting
+/// requests get an answer, a failure is remembered, and the slot is freed for the next fetch.
 struct Done {
     provider: Arc<Provider>,
     fetch: Arc<Fetch>,
-    failed: bool,
 }
 
 impl Drop for Done {
@@ -202,8 +235,8 @@ impl Drop for Done {
             self.fetch
                 .finish(Err("fetching a session failed unexpectedly".into()));
         }
-        if self.failed && !std::thread::panicking() {
-            std::thread::sleep(FAILURE_REMEMBERED);
+        if let Some(Err(why)) = lock(&self.fetch.outcome).as_ref() {
+            *lock(&self.provider.failed) = Some((Instant::now(), why.clone()));
         }
         let mut running = lock(&self.provider.fetch);
         if running
