@@ -70,9 +70,13 @@ impl Serving {
     }
 
     fn start_for(bed: &Bed, profile: &str, extra: &[&str]) -> Serving {
+        Serving::start_with(bed, profile, &[&["--verbose"], extra].concat())
+    }
+
+    /// Without `--verbose` (whose log, unread until `stop`, would fill its pipe under load).
+    fn start_with(bed: &Bed, profile: &str, extra: &[&str]) -> Serving {
         let mut cmd = Command::new(BIN);
-        cmd.args(["--profile", profile, "serve", "--verbose"])
-            .args(extra);
+        cmd.args(["--profile", profile, "serve"]).args(extra);
         let mut child = bed.spawn_cmd(cmd);
         // Read to the end: `serve` closes its stdout once the two lines are out, so a reader
         // waiting for the end (`$(…)`, a pipe) is not left hanging.
@@ -969,4 +973,95 @@ fn a_command_ending_during_a_server_prompt_leaves_the_terminal_echoing() {
         t.screen()
     );
     assert_eq!(sessions_issued(&standin), 1, "no code was typed");
+}
+
+/// A flood: another local process keeps thousands of idle connections open and opens new ones
+/// all the time, while the owner's client asks with the token, one request after another. Every
+/// request that carries the token is answered (the server never closes an owner's connection
+/// unread to make room; SDKs retry, but must not need to).
+#[test]
+fn a_flood_of_idle_connections_fails_no_token_request() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let _k = shared();
+    const HELD: usize = 5_000;
+    const REQUESTS: usize = 2_000;
+    // Room for the flood's descriptors in this process.
+    let mut limit = nix::libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit with a valid struct.
+    unsafe {
+        nix::libc::getrlimit(nix::libc::RLIMIT_NOFILE, &mut limit);
+        assert!(
+            limit.rlim_max >= (HELD + 1_000) as u64,
+            "the flood needs {} open files; the hard limit is {}",
+            HELD + 1_000,
+            limit.rlim_max
+        );
+        limit.rlim_cur = limit.rlim_max;
+        nix::libc::setrlimit(nix::libc::RLIMIT_NOFILE, &limit);
+    }
+    let (_dir, _standin, bed) = bed(Keyring::Keyutils, "flood", 600);
+    let serving = Serving::start_with(&bed, &bed.profile, &[]);
+    let stop = AtomicBool::new(false);
+    let most = AtomicUsize::new(0);
+    let (failures, sent, slowest) = std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                let addr = std::net::SocketAddr::from(([127, 0, 0, 1], serving.port));
+                let mut held = std::collections::VecDeque::new();
+                while !stop.load(Ordering::Relaxed) {
+                    if let Ok(c) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
+                        held.push_back(c);
+                    }
+                    if held.len() >= HELD / 2 {
+                        // Keep the pressure on: the oldest tenth go, new ones come.
+                        held.drain(..HELD / 20);
+                    }
+                    most.fetch_max(held.len() * 2, Ordering::Relaxed);
+                }
+            });
+        }
+        // The flood builds up before the owner asks.
+        while most.load(Ordering::Relaxed) < HELD * 9 / 10 {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let owners: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(|| {
+                    let (mut failed, mut slowest) = (Vec::new(), Duration::ZERO);
+                    for _ in 0..REQUESTS / 2 {
+                        let asked = Instant::now();
+                        let req = format!(
+                            "GET {} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {}\r\nConnection: close\r\n\r\n",
+                            serving.path(),
+                            serving.token
+                        );
+                        match send(serving.port, req.as_bytes(), Duration::from_secs(10)) {
+                            Some((200, _)) => {}
+                            other => failed.push(format!("{:?}", other.map(|(s, _)| s))),
+                        }
+                        slowest = slowest.max(asked.elapsed());
+                    }
+                    (failed, slowest)
+                })
+            })
+            .collect();
+        let mut failures = Vec::new();
+        let mut slowest = Duration::ZERO;
+        for o in owners {
+            let (f, s) = o.join().unwrap();
+            failures.extend(f);
+            slowest = slowest.max(s);
+        }
+        stop.store(true, Ordering::Relaxed);
+        (failures, REQUESTS, slowest)
+    });
+    eprintln!(
+        "flood: up to {} connections held, {sent} token requests, {} failed, slowest {slowest:?}",
+        most.load(Ordering::Relaxed),
+        failures.len()
+    );
+    assert!(failures.is_empty(), "failed requests: {failures:?}");
 }

@@ -7,8 +7,8 @@
 //! path with the exact token (compared in constant time). Every local user can connect, so a
 //! connection is bounded in what it may cost: headers within 5 s and 16 KiB, a request body
 //! never read, closed after any answer but a session; when `MAX_CONNECTIONS` are open, a
-//! stranger's oldest connection gives way to a new one. Its log (`--verbose`) has no secret in it:
-//! time, status, and whether a new session was needed.
+//! stranger's connection gives way to a new one (see [`Connections`]). Its log (`--verbose`)
+//! has no secret in it: time, status, and whether a new session was needed.
 
 pub mod provider;
 
@@ -16,8 +16,10 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -151,26 +153,41 @@ async fn accept(listener: tokio::net::TcpListener, ctx: Arc<Ctx>) {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
-        if !open.make_room() {
+        let room = loop {
+            match open.make_room() {
+                Room::Wait => {
+                    // Every slot holds a connection not read from yet: let them be read (a
+                    // client's request is in its buffer already), then choose.
+                    tokio::task::yield_now().await;
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                decided => break decided,
+            }
+        };
+        if room == Room::Full {
             continue; // every slot holds a client with the token: dropped, closed at once
         }
         let ctx = Arc::clone(&ctx);
-        let trusted = Arc::new(AtomicBool::new(false));
-        let shown = Arc::clone(&trusted);
+        let seen = Arc::new(Seen::default());
+        let shown = Arc::clone(&seen);
+        let io = Watched {
+            stream,
+            seen: Arc::clone(&seen),
+        };
         let task = tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let (ctx, shown) = (Arc::clone(&ctx), Arc::clone(&shown));
-                async move { Ok::<_, Infallible>(answer(req, &ctx, &shown).await) }
+                async move { Ok::<_, Infallible>(answer(req, &ctx, &shown.trusted).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT)
                 .max_buf_size(16 * 1024)
-                .serve_connection(TokioIo::new(stream), service)
+                .serve_connection(TokioIo::new(io), service)
                 .await;
         });
         open.list.push_back(Open {
-            trusted,
+            seen,
             task: task.abort_handle(),
         });
     }
@@ -185,38 +202,120 @@ async fn renew(provider: Arc<Provider>) {
     }
 }
 
-/// The connections being served. When every slot is taken, the oldest connection that has
-/// not shown the token gives way to the newcomer: any local user can connect, and strangers
-/// holding connections open must not crowd out the owner's clients.
+/// The connections being served. When every slot is taken, a stranger's connection gives way
+/// to the newcomer: any local user can connect, and strangers holding connections open must not
+/// crowd out the owner's clients. Which one: the oldest found waiting with nothing sent, else
+/// the oldest found waiting with part of a request; never one that has not been read from yet,
+/// which may be the owner's client with its request already in the buffer (under a flood of
+/// new connections, evicting the oldest regardless would close it unread). When every slot
+/// holds one not read from yet, the newcomer waits until they have been.
 #[derive(Default)]
 struct Connections {
     list: VecDeque<Open>,
 }
 
 struct Open {
-    trusted: Arc<AtomicBool>,
+    seen: Arc<Seen>,
     task: tokio::task::AbortHandle,
 }
 
+/// What the server has seen of one connection.
+#[derive(Default)]
+struct Seen {
+    /// It sent the token.
+    trusted: AtomicBool,
+    /// A read found nothing more to read (the connection waits on its client).
+    waiting: AtomicBool,
+    /// Some bytes came.
+    sent: AtomicBool,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Room {
+    /// One more may be served (after closing a stranger's, if need be).
+    Free,
+    /// Every slot holds a connection not read from yet.
+    Wait,
+    /// Every slot holds a client with the token.
+    Full,
+}
+
 impl Connections {
-    /// Whether one more connection may be served, after closing a stranger's if need be.
-    fn make_room(&mut self) -> bool {
+    fn make_room(&mut self) -> Room {
         self.list.retain(|c| !c.task.is_finished());
         if self.list.len() < MAX_CONNECTIONS {
-            return true;
+            return Room::Free;
         }
-        match self
+        let stranger = |sent: bool| {
+            move |c: &Open| {
+                !c.seen.trusted.load(Ordering::Relaxed)
+                    && c.seen.waiting.load(Ordering::Relaxed)
+                    && c.seen.sent.load(Ordering::Relaxed) == sent
+            }
+        };
+        let evict = self
             .list
             .iter()
-            .position(|c| !c.trusted.load(Ordering::Relaxed))
-        {
+            .position(stranger(false))
+            .or_else(|| self.list.iter().position(stranger(true)));
+        match evict {
             Some(i) => {
                 let stranger = self.list.remove(i).expect("found at i");
                 stranger.task.abort(); // its connection is dropped, and so closed
-                true
+                Room::Free
             }
-            None => false,
+            None if self
+                .list
+                .iter()
+                .all(|c| c.seen.trusted.load(Ordering::Relaxed)) =>
+            {
+                Room::Full
+            }
+            None => Room::Wait,
         }
+    }
+}
+
+/// A connection's stream that records what reading it showed (see [`Seen`]).
+struct Watched {
+    stream: tokio::net::TcpStream,
+    seen: Arc<Seen>,
+}
+
+impl tokio::io::AsyncRead for Watched {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let read = Pin::new(&mut self.stream).poll_read(cx, buf);
+        match read {
+            Poll::Pending => self.seen.waiting.store(true, Ordering::Relaxed),
+            Poll::Ready(Ok(())) if buf.filled().len() > before => {
+                self.seen.sent.store(true, Ordering::Relaxed);
+            }
+            Poll::Ready(_) => {}
+        }
+        read
+    }
+}
+
+impl tokio::io::AsyncWrite for Watched {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }
 
