@@ -213,3 +213,16 @@ fn an_unanswered_dialog_is_closed_at_the_deadline() {
     assert!(started.elapsed() < Duration::from_secs(40));
     assert!(standin.requests().is_empty());
 }
+
+/// A DISPLAY left over from a desktop that is gone (tmux, an `ssh -X` login that outlived it):
+/// no dialog is tried (it would fail as if cancelled); the error says why no one can be asked.
+#[test]
+fn a_display_nobody_serves_is_no_way_to_ask() {
+    let _k = shared();
+    let trip = Tripwire::new();
+    let mut bed = Bed::new(Keyring::Keyutils, "stale-display", &trip.url);
+    bed.set_env("DISPLAY", ":987");
+    bed.run(&["--format", "process"], None)
+        .fails_with("DISPLAY=:987 is set but no X server answers there");
+    assert_eq!(trip.connections(), 0);
+}

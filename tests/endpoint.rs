@@ -948,6 +948,9 @@ fn a_command_ending_during_a_server_prompt_leaves_the_terminal_echoing() {
     bed.set_env("P", &bed.profile.clone());
     bed.set_env("PY", venv_bin("python").to_str().unwrap());
     bed.set_env("ASK", ASK_ONCE);
+    // A display left over from a desktop that is gone (a tmux session outliving it): the
+    // server, which would prefer a dialog, asks on the terminal instead.
+    bed.set_env("DISPLAY", ":987");
     let mut sh = Command::new("sh");
     sh.arg("-c").arg(outer);
     let t = common::pty::Typist::spawn_cmd(&bed, sh);
@@ -1064,4 +1067,39 @@ fn a_flood_of_idle_connections_fails_no_token_request() {
         failures.len()
     );
     assert!(failures.is_empty(), "failed requests: {failures:?}");
+}
+
+/// A failure that asked nobody in vain (STS answered 500) answers for itself only 10 s: the
+/// next request after that fetches again, and is served once STS is back.
+#[test]
+fn an_sts_failure_answers_for_ten_seconds_only() {
+    let _k = shared();
+    let (_dir, _standin, bed) = bed(Keyring::Keyutils, "sts-blip", 600);
+    let serving = Serving::start(&bed, &[]);
+    let script = bed.dir.path().join("code.sh");
+    let counting = std::fs::read_to_string(&script).unwrap();
+    // The stand-in answers the code 500500 with an HTTP 500.
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ncd '{}'\necho $(( $(cat runs) + 1 )) > runs\necho 500500\n",
+            bed.dir.path().display()
+        ),
+    )
+    .unwrap();
+    bed.run(&["clear"], None).ok();
+    let (status, body) = serving.get();
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("InternalFailure"), "{body}");
+    let failed_at = Instant::now();
+    std::fs::write(&script, counting).unwrap();
+    let (status, _) = serving.get();
+    assert_eq!(status, 500, "remembered for a moment");
+    assert_eq!(codes_given(&bed), 2);
+    std::thread::sleep(
+        (failed_at + Duration::from_secs(11)).saturating_duration_since(Instant::now()),
+    );
+    let (status, body) = serving.get();
+    assert_eq!(status, 200, "fetched again after 10 s: {body}");
+    assert_eq!(codes_given(&bed), 3);
 }

@@ -784,6 +784,9 @@ fn the_kernel_store_keeps_nothing_below_a_directory_others_can_change() {
         /usr/bin/python3 -c 'import os, sys; sys.stdout.buffer.write(b"\x01" + os.urandom(32) + bytes.fromhex("0123456789abcdef") + sys.argv[1].encode())' \
           "$x/c/mfa-env/kernel-keyring/0123456789abcdef" | keyctl padd user mfa-env:vault "$persistent" >/dev/null
         run second XDG_CACHE_HOME="$D/safe" "$BIN" -p "$P" --format process --token-code 100002
+        # Made safe again, the old place stays abandoned: the vault is the new one.
+        chmod 755 "$x"
+        keyctl pipe "$(keyctl search "$persistent" user mfa-env:vault)" | grep -a -q "$D/safe/" && echo new >"$D/vault"
         run third XDG_CACHE_HOME="$D/elsewhere" "$BIN" -p "$P" --format process
         find "$x/c" -type f >"$D/second.files"
         # Files that look expired and ours, behind a link in place of a vault directory.
@@ -832,6 +835,11 @@ fn the_kernel_store_keeps_nothing_below_a_directory_others_can_change() {
             .contains("the kernel keyring store is not used"),
         "{}",
         second.stderr
+    );
+    assert_eq!(
+        read("vault"),
+        "new\n",
+        "the vault key names the new directory"
     );
     let third = step("third");
     assert_eq!(third.ok().stderr, "", "served from the new vault");

@@ -35,6 +35,7 @@ impl Dialog {
         if !set("DISPLAY") && !set("WAYLAND_DISPLAY") {
             return Err("no display (DISPLAY and WAYLAND_DISPLAY are unset)".into());
         }
+        display_answers()?;
         if let Some(p) = on_path("zenity") {
             return Ok(Dialog::Zenity(p));
         }
@@ -85,6 +86,68 @@ impl Dialog {
             Err(other) => Err(other),
         }
     }
+}
+
+/// Whether the display the environment names is there: a tmux session or an `ssh -X` login
+/// that outlived its desktop keeps a DISPLAY nobody serves, and a dialog there would fail as
+/// if cancelled (zenity exits 1 for both), where a terminal could have asked.
+#[cfg(unix)]
+fn display_answers() -> Result<(), String> {
+    use std::os::unix::net::UnixStream;
+    let var = |k| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if let Some(wayland) = var("WAYLAND_DISPLAY") {
+        let socket = if wayland.starts_with('/') {
+            PathBuf::from(&wayland)
+        } else {
+            PathBuf::from(var("XDG_RUNTIME_DIR").unwrap_or_default()).join(&wayland)
+        };
+        if UnixStream::connect(&socket).is_ok() {
+            return Ok(());
+        }
+    }
+    let Some(display) = var("DISPLAY") else {
+        return Err("WAYLAND_DISPLAY is set but no compositor answers there".into());
+    };
+    let gone = || {
+        Err(format!(
+            "DISPLAY={display} is set but no X server answers there (a session that outlived its desktop?)"
+        ))
+    };
+    let Some((host, rest)) = display.rsplit_once(':') else {
+        return gone();
+    };
+    let Ok(number) = rest.split('.').next().unwrap_or("").parse::<u16>() else {
+        return gone();
+    };
+    let answers = if host.is_empty() || host == "unix" || host.starts_with('/') {
+        let path = format!("/tmp/.X11-unix/X{number}");
+        #[cfg(target_os = "linux")]
+        let abstract_socket = {
+            use std::os::linux::net::SocketAddrExt;
+            std::os::unix::net::SocketAddr::from_abstract_name(path.as_bytes())
+                .and_then(|a| UnixStream::connect_addr(&a))
+                .is_ok()
+        };
+        #[cfg(not(target_os = "linux"))]
+        let abstract_socket = false;
+        abstract_socket || UnixStream::connect(&path).is_ok()
+    } else {
+        use std::net::ToSocketAddrs;
+        (host, 6000 + number)
+            .to_socket_addrs()
+            .is_ok_and(|mut addrs| {
+                addrs.any(|a| {
+                    std::net::TcpStream::connect_timeout(&a, std::time::Duration::from_secs(1))
+                        .is_ok()
+                })
+            })
+    };
+    if answers { Ok(()) } else { gone() }
+}
+
+#[cfg(not(unix))]
+fn display_answers() -> Result<(), String> {
+    Ok(())
 }
 
 fn on_path(name: &str) -> Option<PathBuf> {

@@ -14,6 +14,8 @@ pub fn run(global: &Global) -> Result<()> {
     let store = super::open_store(global)?;
     let current = super::clear::current_item(profile);
     let mut had_key = Vec::new();
+    // The copy in 0.1's layout first: a call running meanwhile would move it into the vault.
+    let legacy = longterm::delete_legacy(profile);
     let mut sessions = 0;
     let mut unchecked = Vec::new();
     let forget = |store: &Store, had_key: &mut Vec<String>, sessions: &mut usize| -> Result<()> {
@@ -29,7 +31,7 @@ pub fn run(global: &Global) -> Result<()> {
             unchecked.push(format!("the {} could not be cleared: {e}", other.name()));
         }
     }
-    if longterm::delete_legacy(profile) {
+    if legacy || longterm::delete_legacy(profile) {
         let kernel = StoreChoice::Keyutils.name();
         match had_key.iter_mut().find(|place| *place == kernel) {
             Some(place) => place.push_str(" (its copy in mfa-env 0.1's layout too)"),

@@ -32,10 +32,33 @@ use crate::profile::config::Target;
 use crate::secret::SessionCredentials;
 use crate::store::{Store, StoreChoice, Unlock};
 
-/// How long a failed fetch answers for itself: the SDKs' retries of a request get the same
-/// answer at once, and a person who cancelled is not asked again (a dialog, a YubiKey touch,
-/// an `op` unlock) sooner than this.
+/// How long a fetch that asked for a code in vain answers for itself: the SDKs' retries of a
+/// request get the same answer at once, and a person who cancelled is not asked again (a
+/// dialog, a YubiKey touch, an `op` unlock) sooner than this.
 pub const ASK_AGAIN_AFTER: Duration = Duration::from_secs(60);
+
+/// How long any other failure answers for itself (STS unreachable or throttling, a keyring
+/// that failed): long enough for an SDK's retries, short enough not to outlast a blip.
+const RETRY_AFTER: Duration = Duration::from_secs(10);
+
+/// How long a fetch's failure answers for itself: see [`ASK_AGAIN_AFTER`], [`RETRY_AFTER`].
+fn remembered_for(e: &Error) -> Duration {
+    let asked_in_vain = e.is_rejected_code()
+        || matches!(
+            e,
+            Error::PromptCancelled { .. }
+                | Error::Prompt(_)
+                | Error::NoPrompt { .. }
+                | Error::MfaProcess { .. }
+                | Error::BadCodeFormat { .. }
+                | Error::CodeReused { .. }
+        );
+    if asked_in_vain {
+        ASK_AGAIN_AFTER
+    } else {
+        RETRY_AFTER
+    }
+}
 
 /// What a request gets.
 pub enum Served {
@@ -64,7 +87,7 @@ pub struct Provider {
     handed_out: Mutex<Option<DateTime<Utc>>>,
     /// The session held (by its expiry) whose successor the server went for by itself: once.
     renewal_started_for: Mutex<Option<DateTime<Utc>>>,
-    /// The last failed fetch: when, and what the client is told.
+    /// The last failed fetch: until when it answers for itself, and what the client is told.
     failed: Mutex<Option<(Instant, String)>>,
 }
 
@@ -139,11 +162,11 @@ impl Provider {
         self.fetch_running();
     }
 
-    /// What the last fetch failed with, if that was less than [`ASK_AGAIN_AFTER`] ago.
+    /// What the last fetch failed with, while that still answers for itself.
     fn failed_lately(&self) -> Option<String> {
         lock(&self.failed)
             .as_ref()
-            .filter(|(when, _)| when.elapsed() < ASK_AGAIN_AFTER)
+            .filter(|(until, _)| Instant::now() < *until)
             .map(|(_, why)| why.clone())
     }
 
@@ -195,11 +218,15 @@ impl Provider {
         let started = std::thread::Builder::new()
             .name("fetch".into())
             .spawn(move || {
-                let done = Done {
+                let mut done = Done {
                     provider,
                     fetch: result,
+                    remember: RETRY_AFTER,
                 };
-                let outcome = done.provider.new_session().map_err(|e| e.to_string());
+                let outcome = done.provider.new_session().map_err(|e| {
+                    done.remember = remembered_for(&e);
+                    e.to_string()
+                });
                 done.fetch.finish(outcome);
             });
         match started {
@@ -227,6 +254,8 @@ impl Provider {
 struct Done {
     provider: Arc<Provider>,
     fetch: Arc<Fetch>,
+    /// How long a failure is remembered.
+    remember: Duration,
 }
 
 impl Drop for Done {
@@ -236,7 +265,7 @@ impl Drop for Done {
                 .finish(Err("fetching a session failed unexpectedly".into()));
         }
         if let Some(Err(why)) = lock(&self.fetch.outcome).as_ref() {
-            *lock(&self.provider.failed) = Some((Instant::now(), why.clone()));
+            *lock(&self.provider.failed) = Some((Instant::now() + self.remember, why.clone()));
         }
         let mut running = lock(&self.provider.fetch);
         if running

@@ -215,29 +215,19 @@ impl Vault {
         }))
     }
 
-    /// Whether the item directory may be used: it, and every directory above it, can be
-    /// changed by no one else (a directory not made yet is fine, if those above it are).
-    pub fn usable(&self) -> bool {
-        match PrivateDir::open(&self.dir) {
-            Ok(_) => true,
-            Err(e) => !private_files::is_unsafe(&e),
-        }
-    }
-
-    /// A new vault in place of this unusable one (its items are abandoned: no one reads them
-    /// again), its items in `dir_root`/<id>. Another process may be replacing it at the same
-    /// moment: the first new vault wins, as when the first is made.
-    pub fn replace(self, home: &Home, dir_root: &Path) -> Result<Vault, Error> {
+    /// Forgets this vault for good: its key goes from the kernel (unlinked at once, as a key
+    /// only invalidated may linger until the kernel collects it), so its items can never be
+    /// read again, even if their directory is made safe later. For a vault whose directory is
+    /// not safe to use. Another process may be doing the same at this moment: only this key
+    /// goes, never a vault made since.
+    pub fn abandon(&self, home: &Home) {
         if let Some(key) = self.key {
-            // Unlinked at once (a key only invalidated may linger until the kernel collects
-            // it), then invalidated wherever else it is linked.
             let _ = keyctl(
                 KEYCTL_UNLINK,
                 [libc::c_long::from(key.get_id().0), home.id, 0, 0],
             );
             let _ = key.invalidate();
         }
-        Self::make(home, dir_root)
     }
 
     /// Makes the vault. Two processes making the first vault at once must not both succeed
@@ -819,7 +809,7 @@ mod hostile {
     }
 
     /// The item directory is refused, and nothing is written, when a directory above it could
-    /// be changed by someone else; a vault so placed is not usable.
+    /// be changed by someone else.
     #[test]
     fn a_directory_above_that_others_can_write_to_is_refused() {
         use std::os::unix::fs::PermissionsExt;
@@ -828,7 +818,6 @@ mod hostile {
         std::fs::create_dir(&shared).unwrap();
         std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
         let v = vault(&shared.join("c/mfa-env"));
-        assert!(!v.usable());
         let e = v.set("a", b"secret", None, at(0)).unwrap_err();
         assert!(matches!(e, Error::Unsafe { .. }), "{e}");
         assert!(e.to_string().contains("others can write to"), "{e}");

@@ -405,8 +405,10 @@ mod platform {
         home: Result<kernel::Home, kernel::Error>,
         /// The vault as first found (or made) by this process.
         vault: std::cell::OnceCell<kernel::Vault>,
-        /// The vault made in place of the one found, whose directory was not safe to use.
-        replaced: std::cell::OnceCell<kernel::Vault>,
+        /// Whether that vault was abandoned: its directory was not safe to use.
+        abandoned: std::cell::Cell<bool>,
+        /// The vault made in place of an abandoned one.
+        remade: std::cell::OnceCell<kernel::Vault>,
     }
 
     impl KernelStore {
@@ -418,7 +420,8 @@ mod platform {
             Ok(KernelStore {
                 home,
                 vault: std::cell::OnceCell::new(),
-                replaced: std::cell::OnceCell::new(),
+                abandoned: std::cell::Cell::new(false),
+                remade: std::cell::OnceCell::new(),
             })
         }
 
@@ -428,7 +431,13 @@ mod platform {
 
         /// The vault, if one exists (reads never make one).
         fn found(&self) -> Result<Option<&kernel::Vault>, kernel::Error> {
-            if let Some(v) = self.replaced.get().or(self.vault.get()) {
+            if let Some(v) = self.remade.get() {
+                return Ok(Some(v));
+            }
+            if self.abandoned.get() {
+                return Ok(None);
+            }
+            if let Some(v) = self.vault.get() {
                 return Ok(Some(v));
             }
             let Ok(home) = self.home() else {
@@ -437,49 +446,52 @@ mod platform {
             Ok(kernel::Vault::find(home)?.map(|v| self.vault.get_or_init(|| v)))
         }
 
-        /// The vault to write to: the one found, else a new one; and in place of one whose
-        /// directory is not safe, a new one.
+        /// The vault to write to: the one found, else a new one.
         fn made(&self) -> Result<&kernel::Vault, kernel::Error> {
-            if let Some(v) = self.replaced.get() {
+            if let Some(v) = self.found()? {
                 return Ok(v);
             }
             // Not the temporary directory: another user could own a directory on the way.
-            let root = || -> Result<std::path::PathBuf, kernel::Error> {
-                Ok(dirs::cache_dir()
-                    .ok_or(kernel::Error::NoCacheDir)?
-                    .join("mfa-env")
-                    .join(kernel::ROOT_NAME))
-            };
-            if self.found()?.is_none() {
-                let v = kernel::Vault::make(self.home()?, &root()?)?;
-                return Ok(self.vault.get_or_init(|| v));
+            let root = dirs::cache_dir()
+                .ok_or(kernel::Error::NoCacheDir)?
+                .join("mfa-env")
+                .join(kernel::ROOT_NAME);
+            let v = kernel::Vault::make(self.home()?, &root)?;
+            Ok(if self.abandoned.get() {
+                self.remade.get_or_init(|| v)
+            } else {
+                self.vault.get_or_init(|| v)
+            })
+        }
+
+        /// Runs `op` on the vault; a vault whose directory turns out not to be safe is
+        /// abandoned (see `Vault::abandon`) and `op` gets `None`, as if there were no vault.
+        fn with_vault<T>(
+            &self,
+            vault: Option<&kernel::Vault>,
+            op: impl Fn(Option<&kernel::Vault>) -> Result<T, kernel::Error>,
+        ) -> Result<T, kernel::Error> {
+            match op(vault) {
+                Err(e @ kernel::Error::Unsafe { .. }) if !self.abandoned.get() => {
+                    if let (Some(v), Ok(home)) = (vault, self.home()) {
+                        v.abandon(home);
+                    }
+                    self.abandoned.set(true);
+                    eprintln!(
+                        "mfa-env: warning: the kernel keyring store is not used: {e}; its items are abandoned (never read again), and the next new session starts a new store"
+                    );
+                    op(None)
+                }
+                other => other,
             }
-            if self.vault.get().is_some_and(kernel::Vault::usable) {
-                return Ok(self.vault.get().expect("found"));
-            }
-            let unusable = kernel::Vault::find(self.home()?)?;
-            let v = match unusable {
-                Some(old) if !old.usable() => old.replace(self.home()?, &root()?)?,
-                // Replaced meanwhile by another process: use theirs.
-                Some(theirs) => theirs,
-                None => kernel::Vault::make(self.home()?, &root()?)?,
-            };
-            Ok(self.replaced.get_or_init(|| v))
         }
 
         fn get(&self, item: &str) -> Result<Option<Zeroizing<Vec<u8>>>, kernel::Error> {
-            match self.found()?.map(|v| v.get(item)).transpose() {
-                Ok(Some(Some(bytes))) => return Ok(Some(bytes)),
-                Ok(_) => {}
-                // A directory others could change is not read from: a miss, and the next
-                // write makes a new vault.
-                Err(e @ kernel::Error::Unsafe { .. }) => {
-                    eprintln!(
-                        "mfa-env: warning: the kernel keyring store is not used: {e}; the next new session starts a new store"
-                    );
-                    return Ok(None);
-                }
-                Err(e) => return Err(e),
+            let found = self.with_vault(self.found()?, |v| {
+                v.map(|v| v.get(item)).transpose().map(Option::flatten)
+            })?;
+            if found.is_some() {
+                return Ok(found);
             }
             // A long-term key from mfa-env 0.1's layout moves into the vault on first use.
             if !item.starts_with("long-term ") {
@@ -500,14 +512,16 @@ mod platform {
             value: &[u8],
             expires: Option<DateTime<Utc>>,
         ) -> Result<(), kernel::Error> {
-            self.made()?.set(item, value, expires, crate::clock::now())
+            let now = crate::clock::now();
+            self.with_vault(Some(self.made()?), |v| match v {
+                Some(v) => v.set(item, value, expires, now),
+                // Abandoned: a new vault, in the cache directory of now.
+                None => self.made()?.set(item, value, expires, now),
+            })
         }
 
         fn delete(&self, item: &str) -> Result<bool, kernel::Error> {
-            match self.found()? {
-                Some(v) if v.usable() => v.delete(item),
-                _ => Ok(false),
-            }
+            self.with_vault(self.found()?, |v| v.map_or(Ok(false), |v| v.delete(item)))
         }
     }
 }
