@@ -156,7 +156,7 @@ pub enum Error {
     LockTimeout { profile: String, seconds: u32 },
 
     #[error(
-        "cannot keep lock files in {}: {why}; it and the directories above it must be yours (or root's) and writable by no one else (after a `sudo mfa-env`: `sudo chown -R \"$USER\" ~/.cache/mfa-env`; if HOME names a shared directory, set it to your own)",
+        "cannot keep lock files in {}: {why}; it and every directory above it must be yours (or root's) and writable by no one else: fix the directory named, or set HOME to your own home directory (after `sudo -E`, use `sudo -H`)",
         dir.display()
     )]
     LockDir {

@@ -3,8 +3,9 @@
 //!
 //! A [`PrivateDir`] is trusted only if no one but this user (and root) can change what its path
 //! leads to: the directory itself is this user's and writable by no one else, and so is every
-//! directory above it (owned by the user or root; a sticky one such as `/tmp` may be writable
-//! by all, as its entries are still their owners' alone). Checking the last directory alone is
+//! directory above it (owned by the user or root, without group or other write permission: a
+//! group, or a POSIX ACL that shows as one, may hold other users; a sticky directory such as
+//! `/tmp` may be writable by all, as its entries are still their owners' alone). Checking the last directory alone is
 //! not enough: whoever owns a directory above it can rename it away and put their own in its
 //! place. The check walks the path from `/`, one `openat` at a time without following a link
 //! (a link is followed by reading it, from a directory already found safe), and keeps the last
@@ -13,8 +14,9 @@
 //! it changes meanwhile.
 //!
 //! In a user namespace (a rootless container, `unshare -r`, a Flatpak sandbox) the host's root
-//! owns `/` and `/home` but shows as the overflow uid (65534); there, a directory above owned
-//! by that uid is trusted like root's, unless others can write to it.
+//! owns `/` and `/home` but shows as the overflow uid (65534), as does every other host user
+//! not mapped there; the two cannot be told apart from inside. There, a directory above owned
+//! by that uid is trusted like root's, if no one else can write to it (or it is sticky).
 
 use std::io;
 use std::path::Path;
@@ -141,29 +143,34 @@ mod dir {
         pub fn subdir(&self, name: &OsStr) -> io::Result<PrivateDir> {
             let fd = fs::openat(&self.fd, name, walk_flags(), Mode::empty())?;
             let path = self.path.join(name);
-            check(&fd, &path, true)?;
+            check(&fd, &path, true, &Ids::of_this_process())?;
             Ok(PrivateDir { fd, path })
         }
 
         /// The regular file `name` for reading; a link, a FIFO or a device is refused rather
         /// than followed or blocked on.
         pub fn open_file(&self, name: &OsStr) -> io::Result<File> {
+            self.open_regular(name).map(|(file, _)| file)
+        }
+
+        /// The regular file `name` for reading, and its length.
+        fn open_regular(&self, name: &OsStr) -> io::Result<(File, u64)> {
             let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
             let file = File::from(fs::openat(&self.fd, name, flags, Mode::empty())?);
-            if !file.metadata()?.is_file() {
+            let meta = file.metadata()?;
+            if !meta.is_file() {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     "not a regular file",
                 ));
             }
-            Ok(file)
+            Ok((file, meta.len()))
         }
 
         /// The whole of the regular file `name`, which must not be larger than `limit` bytes;
         /// read in one call (the cached call reads one such file).
         pub fn read(&self, name: &OsStr, limit: u64) -> io::Result<Vec<u8>> {
-            let mut file = self.open_file(name)?;
-            let len = file.metadata()?.len();
+            let (mut file, len) = self.open_regular(name)?;
             if len > limit {
                 return Err(io::Error::new(io::ErrorKind::InvalidData, "too large"));
             }
@@ -262,8 +269,9 @@ mod dir {
         }
         // What is left to walk through, the next component last.
         let mut left: Vec<OsString> = components(path);
+        let ids = Ids::of_this_process();
         let root = fs::openat(fs::CWD, "/", walk_flags(), Mode::empty())?;
-        check(&root, Path::new("/"), left.is_empty())?;
+        check(&root, Path::new("/"), left.is_empty(), &ids)?;
         // The directories walked so far, from `/`, and the path they spell.
         let mut walked = vec![root];
         let mut at = PathBuf::from("/");
@@ -280,7 +288,7 @@ mod dir {
             match fs::openat(parent, &name, walk_flags(), Mode::empty()) {
                 Ok(fd) => {
                     at.push(&name);
-                    check(&fd, &at, left.is_empty())?;
+                    check(&fd, &at, left.is_empty(), &ids)?;
                     walked.push(fd);
                 }
                 Err(Errno::NOENT) if create => {
@@ -334,14 +342,25 @@ mod dir {
 
     use std::os::unix::ffi::OsStringExt;
 
+    /// This process's effective uid, read once per walk.
+    struct Ids {
+        me: u32,
+    }
+
+    impl Ids {
+        fn of_this_process() -> Ids {
+            // SAFETY: geteuid cannot fail and has no preconditions.
+            Ids {
+                me: unsafe { libc::geteuid() },
+            }
+        }
+    }
+
     /// Refuses the directory `fd` (at `path`) unless it is safe as the directory itself
     /// (`last`) or as one above it.
-    fn check(fd: &OwnedFd, path: &Path, last: bool) -> io::Result<()> {
+    fn check(fd: &OwnedFd, path: &Path, last: bool, ids: &Ids) -> io::Result<()> {
         let stat = fs::fstat(fd)?;
-        // SAFETY: geteuid and getegid cannot fail and have no preconditions.
-        let (me, my_group) = unsafe { (libc::geteuid(), libc::getegid()) };
-        let (owner, mode) = (stat.st_uid, stat.st_mode);
-        let others_write = mode & 0o002 != 0;
+        let (me, owner, mode) = (ids.me, stat.st_uid, stat.st_mode);
         if last {
             if owner != me {
                 return Err(unsafe_dir(format!(
@@ -350,7 +369,7 @@ mod dir {
             }
             if mode & 0o022 != 0 {
                 return Err(unsafe_dir(format!(
-                    "others can write to it (mode {:o}); run `chmod 700 {}`",
+                    "others can write to it (mode {:o}); run `chmod go-w {}`",
                     mode & 0o7777,
                     path.display()
                 )));
@@ -365,13 +384,15 @@ mod dir {
                 path.display()
             )));
         }
-        // The user's own private group (as Fedora gives every user) is no one else.
-        let own_group = owner == me && stat.st_gid == my_group;
-        let group_write = mode & 0o020 != 0 && !own_group;
         let sticky = mode & 0o1000 != 0;
-        if (others_write || group_write) && !sticky {
+        if mode & 0o022 != 0 && !sticky {
+            let fix = if owner == me {
+                format!("; run `chmod go-w {}`", path.display())
+            } else {
+                String::new()
+            };
             return Err(unsafe_dir(format!(
-                "others can write to {} above it (mode {:o}), and could replace what is below it; use a directory of your own (HOME, XDG_CACHE_HOME)",
+                "others can write to {} above it (mode {:o}), and could replace what is below it{fix}",
                 path.display(),
                 mode & 0o7777
             )));
@@ -540,8 +561,11 @@ mod tests {
         // With the sticky bit (as /tmp has), it may stay writable by all.
         mode(&open, 0o1777);
         assert!(PrivateDir::create(&below.join("new")).is_ok());
-        // Group-writable with the user's own group is fine; the last directory never is.
+        // Group-writable is not: the group (or an ACL shown as one) may hold other users.
         mode(&open, 0o770);
+        let e = PrivateDir::open(&below).err().unwrap();
+        assert!(is_unsafe(&e) && e.to_string().contains("chmod go-w"), "{e}");
+        mode(&open, 0o700);
         assert!(PrivateDir::open(&below).is_ok());
         mode(&below, 0o770);
         assert!(is_unsafe(&PrivateDir::open(&below).err().unwrap()));

@@ -224,7 +224,7 @@ fn a_lock_directory_below_another_users_is_refused() {
     );
     // This user's files in it, as if made before someone else got hold of the directory.
     let home = foreign.join(unique("home"));
-    let locks = home.join(".cache/mfa-env/locks");
+    let locks = mfa_env::credentials::lock::dir_in(&home);
     std::fs::create_dir_all(&locks).unwrap();
     let lock = locks.join(format!(
         "{}.lock",
@@ -244,7 +244,7 @@ fn a_lock_directory_below_another_users_is_refused() {
     );
     assert!(
         out.stderr
-            .contains("if HOME names a shared directory, set it to your own"),
+            .contains("or set HOME to your own home directory"),
         "{}",
         out.stderr
     );

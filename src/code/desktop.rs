@@ -35,14 +35,15 @@ impl Dialog {
         if !set("DISPLAY") && !set("WAYLAND_DISPLAY") {
             return Err("no display (DISPLAY and WAYLAND_DISPLAY are unset)".into());
         }
+        let dialog = match (on_path("zenity"), on_path("kdialog")) {
+            (Some(p), _) => Dialog::Zenity(p),
+            (None, Some(p)) => Dialog::Kdialog(p),
+            (None, None) => {
+                return Err("a display, but neither zenity nor kdialog is installed".into());
+            }
+        };
         display_answers()?;
-        if let Some(p) = on_path("zenity") {
-            return Ok(Dialog::Zenity(p));
-        }
-        if let Some(p) = on_path("kdialog") {
-            return Ok(Dialog::Kdialog(p));
-        }
-        Err("a display, but neither zenity nor kdialog is installed".into())
+        Ok(dialog)
     }
 
     /// Shows `text` (first line: the question) and returns what was typed.

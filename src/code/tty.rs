@@ -122,7 +122,8 @@ mod interrupt {
     ];
 
     /// The terminal's fd and its settings from before the open prompt, for the handler. Written
-    /// only while `ARMED` is false, read only while it is true: one prompt at a time is open.
+    /// only by the prompt that took `BUSY`, before it sets `ARMED`; read only while `ARMED`.
+    static BUSY: AtomicBool = AtomicBool::new(false);
     static ARMED: AtomicBool = AtomicBool::new(false);
     static FD: AtomicI32 = AtomicI32::new(-1);
     struct Saved(UnsafeCell<std::mem::MaybeUninit<libc::termios>>);
@@ -159,11 +160,17 @@ mod interrupt {
     impl RestoreOnSignal {
         pub fn arm(tty: &File) -> Self {
             let fd = tty.as_raw_fd();
-            // SAFETY: tcgetattr writes a termios for a valid fd into SAVED, which no handler
-            // reads while ARMED is false; on failure nothing is armed.
-            if ARMED.load(Ordering::Acquire)
-                || unsafe { libc::tcgetattr(fd, (*SAVED.0.get()).as_mut_ptr()) } != 0
+            // Another prompt open at once (not done today) is left unguarded, not confused.
+            if BUSY
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
             {
+                return Self { previous: None };
+            }
+            // SAFETY: tcgetattr writes a termios for a valid fd into SAVED, which this prompt
+            // alone writes (BUSY) and no handler reads while ARMED is false.
+            if unsafe { libc::tcgetattr(fd, (*SAVED.0.get()).as_mut_ptr()) } != 0 {
+                BUSY.store(false, Ordering::Release);
                 return Self { previous: None };
             }
             FD.store(fd, Ordering::Relaxed);
@@ -203,6 +210,7 @@ mod interrupt {
                 unsafe { libc::sigaction(signal, &old, std::ptr::null_mut()) };
             }
             ARMED.store(false, Ordering::Release);
+            BUSY.store(false, Ordering::Release);
         }
     }
 

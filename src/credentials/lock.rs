@@ -4,10 +4,13 @@
 //! which the OS releases when its holder exits or is killed, even by SIGKILL. It is taken only on
 //! a miss; a cache hit never waits. Lock files hold nothing.
 //!
-//! One place per user, whatever the caller's environment: `~/.cache/mfa-env/locks`, from the
-//! home directory alone. Not `XDG_RUNTIME_DIR`, which cron jobs, `ssh host cmd` and
-//! `docker exec` lack (they and a desktop terminal would lock in two places, and both ask for a
-//! code), nor `XDG_CACHE_HOME`, which shell start-up files often set for terminals only. The
+//! One place per user and machine, whatever the caller's environment:
+//! `~/.cache/mfa-env/locks/<host name>`, from the home directory alone. Not `XDG_RUNTIME_DIR`,
+//! which cron jobs, `ssh host cmd` and `docker exec` lack (they and a desktop terminal would
+//! lock in two places, and both ask for a code), nor `XDG_CACHE_HOME`, which shell start-up
+//! files often set for terminals only. The host name keeps machines that share a home over NFS
+//! from waiting for each other's prompts (each has its own keyring, and needs its own code);
+//! where NFS gives no locks at all (`ENOLCK`), a miss goes on without one, with a warning. The
 //! directory and those above it are trusted only if no one else can change them
 //! (`private_files`).
 
@@ -42,50 +45,57 @@ pub fn role(hop: &RoleHop) -> Result<Guard> {
 }
 
 fn scoped(name: &str, profile: &str, timeout_seconds: u32) -> Result<Guard> {
-    acquire(name, Duration::from_secs(timeout_seconds.into())).map_err(|e| match e {
-        Failure::TimedOut => Error::LockTimeout {
+    acquire(name, Duration::from_secs(timeout_seconds.into())).map_err(|e| {
+        e.into_error(|| Error::LockTimeout {
             profile: profile.to_owned(),
             seconds: timeout_seconds,
-        },
-        Failure::Dir(dir, e) => Error::LockDir {
-            dir,
-            why: e.to_string(),
-        },
-        Failure::Io(path, e) => Error::Lock {
-            path,
-            why: e.to_string(),
-        },
+        })
     })
 }
 
 /// The lock around read-modify-write of the cache index, which all profiles share. Held for
 /// milliseconds, so its wait is short and fixed.
 pub fn index() -> Result<Guard> {
-    acquire("index", Duration::from_secs(10)).map_err(|e| match e {
-        Failure::TimedOut => Error::Lock {
-            path: dir().join("index.lock"),
+    acquire("index", Duration::from_secs(10)).map_err(|e| {
+        e.into_error(|| Error::Lock {
+            path: dir().unwrap_or_default().join("index.lock"),
             why: "held by another process for over 10 s".into(),
-        },
-        Failure::Dir(dir, e) => Error::LockDir {
-            dir,
-            why: e.to_string(),
-        },
-        Failure::Io(path, e) => Error::Lock {
-            path,
-            why: e.to_string(),
-        },
+        })
     })
 }
 
 enum Failure {
     TimedOut,
+    /// No home directory to keep lock files in.
+    NoHome,
     /// The directory for lock files cannot be used (not ours, writable by others).
     Dir(PathBuf, std::io::Error),
     Io(PathBuf, std::io::Error),
 }
 
+impl Failure {
+    /// The error to report; `timed_out` says what a timeout means for this lock.
+    fn into_error(self, timed_out: impl FnOnce() -> Error) -> Error {
+        match self {
+            Failure::TimedOut => timed_out(),
+            Failure::NoHome => Error::LockDir {
+                dir: PathBuf::from("~/.cache/mfa-env/locks"),
+                why: "there is no home directory (HOME is unset, and this user has none in the password database)".into(),
+            },
+            Failure::Dir(dir, e) => Error::LockDir {
+                dir,
+                why: e.to_string(),
+            },
+            Failure::Io(path, e) => Error::Lock {
+                path,
+                why: e.to_string(),
+            },
+        }
+    }
+}
+
 fn acquire(name: &str, timeout: Duration) -> Result<Guard, Failure> {
-    acquire_in(&dir(), name, timeout)
+    acquire_in(&dir().ok_or(Failure::NoHome)?, name, timeout)
 }
 
 fn acquire_in(dir: &std::path::Path, name: &str, timeout: Duration) -> Result<Guard, Failure> {
@@ -101,16 +111,55 @@ fn acquire_in(dir: &std::path::Path, name: &str, timeout: Duration) -> Result<Gu
             Ok(()) => return Ok(Guard { _file: file }),
             Err(TryLockError::WouldBlock) if Instant::now() < deadline => std::thread::sleep(POLL),
             Err(TryLockError::WouldBlock) => return Err(Failure::TimedOut),
+            Err(TryLockError::Error(e)) if no_locks_here(&e) => {
+                eprintln!(
+                    "mfa-env: warning: {} gives no file locks ({e}); going on without one, so processes starting together may each ask for a code",
+                    dir.path().display()
+                );
+                return Ok(Guard { _file: file });
+            }
             Err(TryLockError::Error(e)) => return Err(Failure::Io(path, e)),
         }
     }
 }
 
-/// Where lock files live: one place per user (see the module's doc).
-pub fn dir() -> PathBuf {
-    dirs::home_dir()
-        .unwrap_or_else(std::env::temp_dir)
-        .join(".cache/mfa-env/locks")
+/// A file system without locks (NFS without its lock service).
+fn no_locks_here(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    return e.raw_os_error() == Some(libc::ENOLCK);
+    #[cfg(not(unix))]
+    {
+        let _ = e;
+        false
+    }
+}
+
+/// Where lock files live: one place per user and machine (see the module's doc); `None`
+/// without a home directory.
+pub fn dir() -> Option<PathBuf> {
+    dirs::home_dir().map(|home| dir_in(&home))
+}
+
+/// Where lock files live for the home directory `home`.
+pub fn dir_in(home: &std::path::Path) -> PathBuf {
+    home.join(".cache/mfa-env/locks").join(host_name())
+}
+
+/// This machine's name, as a file name.
+fn host_name() -> String {
+    #[cfg(unix)]
+    {
+        let mut buf = [0_u8; 256];
+        // SAFETY: gethostname writes at most buf.len() bytes into buf.
+        if unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0 {
+            let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+            let name = String::from_utf8_lossy(&buf[..end]);
+            if !name.is_empty() {
+                return private_files::file_name(&name);
+            }
+        }
+    }
+    private_files::file_name("localhost")
 }
 
 #[cfg(test)]

@@ -204,11 +204,11 @@ async fn renew(provider: Arc<Provider>) {
 
 /// The connections being served. When every slot is taken, a stranger's connection gives way
 /// to the newcomer: any local user can connect, and strangers holding connections open must not
-/// crowd out the owner's clients. Which one: the oldest found waiting with nothing sent, else
-/// the oldest found waiting with part of a request; never one that has not been read from yet,
-/// which may be the owner's client with its request already in the buffer (under a flood of
-/// new connections, evicting the oldest regardless would close it unread). When every slot
-/// holds one not read from yet, the newcomer waits until they have been.
+/// crowd out the owner's clients. Which one: the oldest that has been read from and found
+/// waiting for more; never one that has not been read from yet, which may be the owner's client
+/// with its request already in the buffer (under a flood of new connections, evicting the
+/// oldest regardless would close it unread). When every slot holds one not read from yet, the
+/// newcomer waits until they have been.
 #[derive(Default)]
 struct Connections {
     list: VecDeque<Open>,
@@ -226,8 +226,6 @@ struct Seen {
     trusted: AtomicBool,
     /// A read found nothing more to read (the connection waits on its client).
     waiting: AtomicBool,
-    /// Some bytes came.
-    sent: AtomicBool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -246,18 +244,9 @@ impl Connections {
         if self.list.len() < MAX_CONNECTIONS {
             return Room::Free;
         }
-        let stranger = |sent: bool| {
-            move |c: &Open| {
-                !c.seen.trusted.load(Ordering::Relaxed)
-                    && c.seen.waiting.load(Ordering::Relaxed)
-                    && c.seen.sent.load(Ordering::Relaxed) == sent
-            }
-        };
-        let evict = self
-            .list
-            .iter()
-            .position(stranger(false))
-            .or_else(|| self.list.iter().position(stranger(true)));
+        let evict = self.list.iter().position(|c| {
+            !c.seen.trusted.load(Ordering::Relaxed) && c.seen.waiting.load(Ordering::Relaxed)
+        });
         match evict {
             Some(i) => {
                 let stranger = self.list.remove(i).expect("found at i");
@@ -288,14 +277,9 @@ impl tokio::io::AsyncRead for Watched {
         cx: &mut Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
         let read = Pin::new(&mut self.stream).poll_read(cx, buf);
-        match read {
-            Poll::Pending => self.seen.waiting.store(true, Ordering::Relaxed),
-            Poll::Ready(Ok(())) if buf.filled().len() > before => {
-                self.seen.sent.store(true, Ordering::Relaxed);
-            }
-            Poll::Ready(_) => {}
+        if read.is_pending() {
+            self.seen.waiting.store(true, Ordering::Relaxed);
         }
         read
     }

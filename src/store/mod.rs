@@ -288,8 +288,9 @@ mod platform {
         fn from(e: kernel::Error) -> Self {
             let hint = match &e {
                 // The quota message says what to do itself.
-                kernel::Error::Quota | kernel::Error::NoCacheDir | kernel::Error::Unsafe { .. } => {
-                    String::new()
+                kernel::Error::Quota | kernel::Error::NoCacheDir => String::new(),
+                kernel::Error::Unsafe { .. } => {
+                    "; keep your cache in a directory of your own (XDG_CACHE_HOME, HOME)".into()
                 }
                 kernel::Error::File { path, .. } => format!(
                     "; it must be yours alone: `sudo chown -R \"$USER\" {}` (after a `sudo mfa-env`?), or remove it",

@@ -434,9 +434,10 @@ impl Bed {
         out
     }
 
-    /// Where mfa-env keeps its lock files: under the user's home, whatever the environment.
+    /// Where mfa-env keeps its lock files: under the user's home (per machine), whatever the
+    /// environment.
     pub fn lock_dir(&self) -> PathBuf {
-        user_home().join(".cache/mfa-env/locks")
+        mfa_env::credentials::lock::dir_in(&user_home())
     }
 
     /// The keyring item name of this profile's session.
