@@ -81,6 +81,37 @@ pub fn file_name(name: &str) -> String {
     format!("{readable}-{hash:016x}")
 }
 
+/// The whole of the regular file at `path`, at most `limit` bytes, in one open and one read:
+/// no link is followed at the last step, a FIFO is not waited on, and the directories above are
+/// not checked. Only for a file whose content proves itself (an item sealed under a key only
+/// the kernel holds, which whoever controls the directory can neither read nor forge): the
+/// cached call reads one, before every `aws` command, and a walk from `/` would double its
+/// system calls. Writing, deleting and cleaning up go through a [`PrivateDir`].
+pub fn read_self_proving(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut options = std::fs::File::options();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC);
+    }
+    let mut file = options.open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not a regular file",
+        ));
+    }
+    if meta.len() > limit {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "too large"));
+    }
+    let mut bytes = vec![0; usize::try_from(meta.len()).expect("limited")];
+    file.read_exact(&mut bytes)?;
+    Ok(bytes)
+}
+
 /// What an entry of a [`PrivateDir`] is, without following it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -94,7 +125,7 @@ pub enum Kind {
 mod dir {
     use std::ffi::{OsStr, OsString};
     use std::fs::File;
-    use std::io::{self, Read};
+    use std::io;
     use std::os::fd::{AsFd, OwnedFd};
     use std::os::unix::ffi::OsStrExt;
     use std::path::{Component, Path, PathBuf};
@@ -150,33 +181,15 @@ mod dir {
         /// The regular file `name` for reading; a link, a FIFO or a device is refused rather
         /// than followed or blocked on.
         pub fn open_file(&self, name: &OsStr) -> io::Result<File> {
-            self.open_regular(name).map(|(file, _)| file)
-        }
-
-        /// The regular file `name` for reading, and its length.
-        fn open_regular(&self, name: &OsStr) -> io::Result<(File, u64)> {
             let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
             let file = File::from(fs::openat(&self.fd, name, flags, Mode::empty())?);
-            let meta = file.metadata()?;
-            if !meta.is_file() {
+            if !file.metadata()?.is_file() {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     "not a regular file",
                 ));
             }
-            Ok((file, meta.len()))
-        }
-
-        /// The whole of the regular file `name`, which must not be larger than `limit` bytes;
-        /// read in one call (the cached call reads one such file).
-        pub fn read(&self, name: &OsStr, limit: u64) -> io::Result<Vec<u8>> {
-            let (mut file, len) = self.open_regular(name)?;
-            if len > limit {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, "too large"));
-            }
-            let mut bytes = vec![0; usize::try_from(len).expect("limited")];
-            file.read_exact(&mut bytes)?;
-            Ok(bytes)
+            Ok(file)
         }
 
         /// A new file `name` (mode 0600) for writing; fails if anything is there already.
@@ -422,7 +435,7 @@ mod dir {
 mod dir {
     use std::ffi::{OsStr, OsString};
     use std::fs::File;
-    use std::io::{self, Read};
+    use std::io;
     use std::path::{Path, PathBuf};
 
     use super::Kind;
@@ -458,16 +471,6 @@ mod dir {
                 .create(true)
                 .truncate(false)
                 .open(self.path.join(name))
-        }
-
-        pub fn read(&self, name: &OsStr, limit: u64) -> io::Result<Vec<u8>> {
-            let mut file = File::open(self.path.join(name))?;
-            if file.metadata()?.len() > limit {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, "too large"));
-            }
-            let mut bytes = Vec::new();
-            file.read_to_end(&mut bytes)?;
-            Ok(bytes)
         }
 
         pub fn entries(&self) -> io::Result<Vec<(OsString, Kind)>> {
@@ -536,7 +539,7 @@ mod tests {
         std::os::unix::fs::symlink(tmp.path().join("elsewhere"), ours.join("f")).unwrap();
         assert!(dir.open_lock(OsStr::new("f")).is_err());
         assert!(dir.create_new(OsStr::new("f")).is_err());
-        assert!(dir.read(OsStr::new("f"), 10).is_err());
+        assert!(read_self_proving(&ours.join("f"), 10).is_err());
         assert!(!tmp.path().join("elsewhere").exists());
         assert!(dir.remove(OsStr::new("f")).unwrap(), "the link itself goes");
     }
