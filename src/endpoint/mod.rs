@@ -146,7 +146,10 @@ struct Ctx {
 }
 
 async fn accept(listener: tokio::net::TcpListener, ctx: Arc<Ctx>) {
-    let mut open = Connections::default();
+    let mut open = Connections {
+        list: VecDeque::new(),
+        max: MAX_CONNECTIONS,
+    };
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             // Out of file descriptors, most likely: let some connections end first.
@@ -167,6 +170,9 @@ async fn accept(listener: tokio::net::TcpListener, ctx: Arc<Ctx>) {
         if room == Room::Full {
             continue; // every slot holds a client with the token: dropped, closed at once
         }
+        let Ok(peer) = Peer::of(&stream) else {
+            continue; // out of descriptors: this one is closed, the next may fit
+        };
         let ctx = Arc::clone(&ctx);
         let seen = Arc::new(Seen::default());
         let shown = Arc::clone(&seen);
@@ -189,6 +195,7 @@ async fn accept(listener: tokio::net::TcpListener, ctx: Arc<Ctx>) {
         open.list.push_back(Open {
             seen,
             task: task.abort_handle(),
+            peer,
         });
     }
 }
@@ -208,15 +215,56 @@ async fn renew(provider: Arc<Provider>) {
 /// waiting for more; never one that has not been read from yet, which may be the owner's client
 /// with its request already in the buffer (under a flood of new connections, evicting the
 /// oldest regardless would close it unread). When every slot holds one not read from yet, the
-/// newcomer waits until they have been.
-#[derive(Default)]
+/// newcomer waits until they have been. Nor one whose bytes wait in the kernel: a client that
+/// was read from an instant before its request arrived must not lose it while its task waits
+/// for its turn behind the accept loop.
 struct Connections {
     list: VecDeque<Open>,
+    max: usize,
 }
 
 struct Open {
     seen: Arc<Seen>,
     task: tokio::task::AbortHandle,
+    peer: Peer,
+}
+
+/// A second descriptor of a served connection's socket, to ask the kernel whether bytes wait
+/// to be read; it keeps the socket open as long as the connection is listed.
+struct Peer {
+    #[cfg(unix)]
+    fd: std::os::fd::OwnedFd,
+}
+
+impl Peer {
+    fn of(stream: &tokio::net::TcpStream) -> std::io::Result<Peer> {
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsFd;
+            Ok(Peer {
+                fd: stream.as_fd().try_clone_to_owned()?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = stream;
+            Ok(Peer {})
+        }
+    }
+
+    /// Whether the client's bytes have arrived and wait to be read.
+    fn has_unread(&self) -> bool {
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            let mut unread: libc::c_int = 0;
+            // SAFETY: FIONREAD writes one int; the descriptor is ours and open.
+            let asked = unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::FIONREAD, &mut unread) };
+            asked == 0 && unread > 0
+        }
+        #[cfg(not(unix))]
+        false
+    }
 }
 
 /// What the server has seen of one connection.
@@ -241,11 +289,13 @@ enum Room {
 impl Connections {
     fn make_room(&mut self) -> Room {
         self.list.retain(|c| !c.task.is_finished());
-        if self.list.len() < MAX_CONNECTIONS {
+        if self.list.len() < self.max {
             return Room::Free;
         }
         let evict = self.list.iter().position(|c| {
-            !c.seen.trusted.load(Ordering::Relaxed) && c.seen.waiting.load(Ordering::Relaxed)
+            !c.seen.trusted.load(Ordering::Relaxed)
+                && c.seen.waiting.load(Ordering::Relaxed)
+                && !c.peer.has_unread()
         });
         match evict {
             Some(i) => {
@@ -383,4 +433,51 @@ fn credentials_body(creds: &SessionCredentials) -> Bytes {
 /// An error answer: SDKs show the body, so it is one line that says what to do.
 fn message_body(message: &str) -> Bytes {
     Bytes::from(serde_json::json!({ "message": message }).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A client read from an instant before its request arrived is not the one to go, however
+    /// old: its bytes wait in the kernel while the accept loop runs.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_connection_whose_request_has_arrived_is_not_evicted() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut open = Connections {
+            list: VecDeque::new(),
+            max: 3,
+        };
+        let mut clients = Vec::new();
+        for _ in 0..3 {
+            clients.push(std::net::TcpStream::connect(addr).unwrap());
+            let (stream, _) = listener.accept().await.unwrap();
+            let seen = Arc::new(Seen::default());
+            // Read once and found nothing yet, as every one of them was.
+            seen.waiting.store(true, Ordering::Relaxed);
+            open.list.push_back(Open {
+                seen,
+                peer: Peer::of(&stream).unwrap(),
+                task: tokio::spawn(async move {
+                    let _stream = stream;
+                    std::future::pending::<()>().await;
+                })
+                .abort_handle(),
+            });
+        }
+        // The oldest one's request arrives; its task has not run since.
+        clients[0].write_all(b"GET / HTTP/1.1\r\n").unwrap();
+        while !open.list[0].peer.has_unread() {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(open.make_room(), Room::Free);
+        assert_eq!(open.list.len(), 2);
+        assert!(
+            open.list[0].peer.has_unread(),
+            "the client with a request kept"
+        );
+        assert!(!open.list[1].peer.has_unread());
+    }
 }
