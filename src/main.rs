@@ -98,6 +98,9 @@ fn exit_status() -> i32 {
 /// Runs the command. Success is status 0, except for `exec`, which passes on its command's.
 fn run(cli: Cli) -> Result<i32> {
     let global = &cli.global;
+    if cli.version {
+        return commands::version::run(cli.verbose).map(|()| 0);
+    }
     let done = match cli.command {
         None => export(global, &cli.export),
         Some(Command::Export(args)) => export(global, &args),
@@ -133,6 +136,7 @@ fn run(cli: Cli) -> Result<i32> {
         },
         Some(Command::Completions { shell }) => commands::completions::run(shell),
         Some(Command::Man { dir }) => commands::man::run(dir.as_deref()),
+        Some(Command::Version { verbose }) => commands::version::run(verbose),
     };
     done.map(|()| 0)
 }

@@ -70,6 +70,8 @@ pub fn parse(args: &[OsString], env: impl Fn(&str) -> Option<OsString>) -> Optio
             format,
             code: CodeArgs { token_code: None },
         },
+        version: false,
+        verbose: false,
         command: None,
     })
 }

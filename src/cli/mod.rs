@@ -34,10 +34,19 @@ Examples:
 /// Without a subcommand, prints credentials for the profile (the same as `mfa-env export`),
 /// asking for an MFA code only when no cached session has more than 15 minutes left.
 #[derive(Debug, Parser)]
-#[command(name = "mfa-env", version, after_help = EXAMPLES)]
+// Our own -V/--version, so that `--version --verbose` can add what a bug report needs.
+#[command(name = "mfa-env", version, disable_version_flag = true, after_help = EXAMPLES)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
+
+    /// Print the version
+    #[arg(short = 'V', long)]
+    pub version: bool,
+
+    /// With --version: also the commit, the build target and the keyring stores compiled in
+    #[arg(long, requires = "version")]
+    pub verbose: bool,
 
     #[command(flatten)]
     pub export: ExportArgs,
@@ -291,6 +300,14 @@ pub enum Command {
     Completions {
         #[arg(value_enum)]
         shell: Shell,
+    },
+
+    /// Print the version; with -v, also the commit, build target and keyring stores, for bug
+    /// reports
+    Version {
+        /// Also the commit, the build target and the keyring stores compiled in
+        #[arg(short, long)]
+        verbose: bool,
     },
 
     /// Print the man page (roff), or write one page per command into a directory

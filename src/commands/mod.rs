@@ -1,5 +1,5 @@
 //! The commands, one file each: `exec` and the default export (in `main`), `setup`, `add`,
-//! `remove`, `status`, `clear`, `doctor`, `mfa-arg`, `serve`, `completions`, `man`. Uses every
+//! `remove`, `status`, `clear`, `doctor`, `mfa-arg`, `serve`, `completions`, `man`, `version`. Uses every
 //! layer below.
 //!
 //! The management commands report to stderr what they did; `status` and `doctor` write to
@@ -16,6 +16,7 @@ pub mod remove;
 pub mod serve;
 pub mod setup;
 pub mod status;
+pub mod version;
 
 use crate::cli::Global;
 use crate::error::{Error, Result};

@@ -24,6 +24,10 @@ use crate::secret::SessionCredentials;
 use crate::store::{Store, StoreError};
 
 const INDEX_ITEM: &str = "index";
+/// The index's format; one without `v` (before 0.2.0) is format 1. A reader keeps the entries
+/// it understands whatever the version (fields it does not know are ignored), so a later format
+/// may only add fields: one that changes what a field means needs a new item name.
+const INDEX_FORMAT: u32 = 1;
 /// 2: scoped by partition, not by regional endpoint.
 const FORMAT_VERSION: u32 = 2;
 
@@ -378,9 +382,24 @@ pub fn clear(store: &Store, profile: Option<&str>, also: Option<&str>) -> Result
     Ok(deleted)
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Index {
+    #[serde(default = "index_format_1")]
+    v: u32,
     items: Vec<IndexEntry>,
+}
+
+impl Default for Index {
+    fn default() -> Self {
+        Index {
+            v: INDEX_FORMAT,
+            items: Vec::new(),
+        }
+    }
+}
+
+fn index_format_1() -> u32 {
+    1
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -484,6 +503,19 @@ mod tests {
         let mut future = good.clone();
         future["v"] = 3.into();
         assert!(decode(future.to_string().as_bytes()).is_none());
+    }
+
+    #[test]
+    fn the_index_carries_its_format_and_reads_the_first_one() {
+        let written = serde_json::to_string(&Index::default()).unwrap();
+        assert_eq!(written, r#"{"v":1,"items":[]}"#);
+        // 0.1.0 wrote no `v`; a later format's added fields are ignored, its entries kept.
+        let old: Index = serde_json::from_str(r#"{"items":[{"item":"a","profile":"p"}]}"#).unwrap();
+        assert_eq!((old.v, old.items.len()), (1, 1));
+        let later: Index =
+            serde_json::from_str(r#"{"v":2,"new":0,"items":[{"item":"a","profile":"p","x":1}]}"#)
+                .unwrap();
+        assert_eq!(later.items.len(), 1);
     }
 
     mod properties {

@@ -34,10 +34,19 @@ pub fn item_name(profile: &str) -> String {
     format!("long-term profile={profile}")
 }
 
+/// The long-term key item's format (`v`, since the first release).
+const KEY_FORMAT: u32 = 1;
+
 #[derive(Deserialize)]
 struct StoredKey {
+    #[serde(default = "key_format_1")]
+    v: u32,
     access_key_id: SecretString,
     secret_access_key: SecretString,
+}
+
+fn key_format_1() -> u32 {
+    1
 }
 
 #[derive(Serialize)]
@@ -52,16 +61,28 @@ pub fn stored(store: &Store, profile: &str) -> Result<Option<LongTermKey>> {
     let Some(bytes) = store.get(&item_name(profile))? else {
         return Ok(None);
     };
-    let stored: StoredKey =
-        serde_json::from_slice(&bytes).map_err(|_| Error::BadSourceProfile {
+    decode(&bytes)
+        .map(Some)
+        .map_err(|problem| Error::BadSourceProfile {
             profile: profile.to_owned(),
             source_profile: format!("the {} item '{}'", store.name(), item_name(profile)),
-            problem: "cannot be read",
-        })?;
-    Ok(Some(LongTermKey {
+            problem,
+        })
+}
+
+/// The key in a stored item's bytes, or what is wrong with them.
+fn decode(bytes: &[u8]) -> std::result::Result<LongTermKey, &'static str> {
+    let stored: StoredKey = serde_json::from_slice(bytes).map_err(|_| "cannot be read")?;
+    // A later format may mean something else by the same fields: never sign with a guess.
+    if stored.v != KEY_FORMAT {
+        return Err(
+            "was stored by a newer mfa-env in a format this one cannot read (use that version)",
+        );
+    }
+    Ok(LongTermKey {
         access_key_id: stored.access_key_id,
         secret_access_key: stored.secret_access_key,
-    }))
+    })
 }
 
 /// Finds the long-term key for `settings.profile` and checks that it is one.
@@ -167,7 +188,7 @@ pub fn validate_new(key: &LongTermKey, profile: &str) -> Result<()> {
 pub fn store_key(store: &Store, profile: &str, key: &LongTermKey) -> Result<bool> {
     let json = Zeroizing::new(
         serde_json::to_vec(&StoredKeyRef {
-            v: 1,
+            v: KEY_FORMAT,
             access_key_id: key.access_key_id.expose_secret(),
             secret_access_key: key.secret_access_key.expose_secret(),
         })
@@ -196,6 +217,28 @@ mod tests {
             access_key_id: id.into(),
             secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
         }
+    }
+
+    #[test]
+    fn stored_keys_of_format_1_are_read_and_later_formats_refused() {
+        let v1 = r#"{"v":1,"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"s"}"#;
+        let read = decode(v1.as_bytes()).unwrap();
+        assert_eq!(read.access_key_id.expose_secret(), "AKIAIOSFODNN7EXAMPLE");
+        // Written before `v` was checked: the same format.
+        assert!(
+            decode(br#"{"access_key_id":"AKIAIOSFODNN7EXAMPLE","secret_access_key":"s"}"#).is_ok()
+        );
+        let Err(e) = decode(v1.replace("\"v\":1", "\"v\":2").as_bytes()) else {
+            panic!("a later format is refused");
+        };
+        assert!(e.contains("newer mfa-env"), "{e}");
+        let written = serde_json::to_string(&StoredKeyRef {
+            v: KEY_FORMAT,
+            access_key_id: "AKIAIOSFODNN7EXAMPLE",
+            secret_access_key: "s",
+        })
+        .unwrap();
+        assert!(written.starts_with(r#"{"v":1,"#), "{written}");
     }
 
     #[test]

@@ -17,18 +17,28 @@ const STEP_SECONDS: i64 = 30;
 /// is the same code.
 const REUSE_STEPS: i64 = 3;
 
+/// The record's format; one without `v` (before 0.2.0) is format 1.
+const FORMAT_VERSION: u32 = 1;
+
 fn item_name(serial: &MfaSerial) -> String {
     format!("last-code serial={serial}")
 }
 
 #[derive(Deserialize)]
 struct Stored {
+    #[serde(default = "format_1")]
+    v: u32,
     code: SecretString,
     step: i64,
 }
 
+fn format_1() -> u32 {
+    1
+}
+
 #[derive(Serialize)]
 struct StoredRef<'a> {
+    v: u32,
     code: &'a str,
     step: i64,
 }
@@ -56,7 +66,9 @@ pub fn was_just_used(
         return false;
     };
     serde_json::from_slice::<Stored>(&bytes).is_ok_and(|s| {
-        s.code.expose_secret() == code.expose() && (step(now) - s.step).abs() < REUSE_STEPS
+        s.v == FORMAT_VERSION
+            && s.code.expose_secret() == code.expose()
+            && (step(now) - s.step).abs() < REUSE_STEPS
     })
 }
 
@@ -64,6 +76,7 @@ pub fn was_just_used(
 pub fn remember(store: &Store, serial: &MfaSerial, code: &TokenCode, now: DateTime<Utc>) {
     let json = zeroize::Zeroizing::new(
         serde_json::to_vec(&StoredRef {
+            v: FORMAT_VERSION,
             code: code.expose(),
             step: step(now),
         })
@@ -76,6 +89,20 @@ pub fn remember(store: &Store, serial: &MfaSerial, code: &TokenCode, now: DateTi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_record_carries_its_format() {
+        let written = serde_json::to_string(&StoredRef {
+            v: FORMAT_VERSION,
+            code: "123456",
+            step: 7,
+        })
+        .unwrap();
+        assert_eq!(written, r#"{"v":1,"code":"123456","step":7}"#);
+        // 0.1.0 wrote no `v`: the same format.
+        let old: Stored = serde_json::from_str(r#"{"code":"123456","step":7}"#).unwrap();
+        assert_eq!(old.v, FORMAT_VERSION);
+    }
 
     #[test]
     fn steps_are_thirty_seconds() {

@@ -34,6 +34,16 @@ pub enum StoreChoice {
 }
 
 impl StoreChoice {
+    /// The stores this build can open (`--keyring` values besides `auto`), for bug reports.
+    #[cfg(target_os = "linux")]
+    pub const COMPILED: &[StoreChoice] = &[StoreChoice::SecretService, StoreChoice::Keyutils];
+    #[cfg(target_os = "macos")]
+    pub const COMPILED: &[StoreChoice] = &[StoreChoice::Keychain];
+    #[cfg(windows)]
+    pub const COMPILED: &[StoreChoice] = &[StoreChoice::Windows];
+    #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
+    pub const COMPILED: &[StoreChoice] = &[];
+
     pub fn name(self) -> &'static str {
         match self {
             StoreChoice::Auto => "auto",
