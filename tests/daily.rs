@@ -634,6 +634,77 @@ fn man_page_renders_and_install_puts_everything_where_shells_look() {
     assert!(share.join("bash-completion/completions/mfa-env").is_file());
 }
 
+/// Every file and directory under `dir` (links as links), with each file's bytes: what the
+/// uninstall test compares before and after.
+fn tree(dir: &std::path::Path) -> Vec<(String, Option<Vec<u8>>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        let name = path.display().to_string();
+        if meta.is_dir() {
+            out.push((name, None));
+            out.extend(tree(&path));
+        } else {
+            out.push((name, Some(std::fs::read(&path).unwrap_or_default())));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `./install --uninstall` removes exactly what `./install` put (twice, as an upgrade does),
+/// in both PREFIX modes: the binary, the man pages, the completions and the directories made
+/// for them; someone else's files beside them, the user's ~/.aws and cache stay, byte for byte.
+#[test]
+fn uninstall_removes_exactly_what_install_put() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    for (file, text) in [
+        (".aws/config", "[profile dev]\nmfa_serial = GAHT12345678\n"),
+        (".cache/mfa-env/locks/host/dev.lock", ""),
+        (".cargo/bin/cargo", "not ours"),
+        (".local/share/bash-completion/completions/git", "not ours"),
+        ("opt/share/man/man1/other.1", "not ours"),
+    ] {
+        std::fs::create_dir_all(h.join(file).parent().unwrap()).unwrap();
+        std::fs::write(h.join(file), text).unwrap();
+    }
+    let before = tree(h);
+    for prefix in [None, Some(h.join("opt"))] {
+        let run = |args: &[&str]| {
+            let mut cmd = Command::new(repo().join("install"));
+            cmd.args(args)
+                .env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap())
+                .env("HOME", h)
+                .env("MFA_ENV_PREBUILT", BIN);
+            if let Some(p) = &prefix {
+                cmd.env("PREFIX", p);
+            }
+            let out = cmd.output().unwrap();
+            assert!(
+                out.status.success(),
+                "install {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        run(&[]);
+        let installed = tree(h);
+        run(&[]);
+        assert_eq!(tree(h), installed, "a second install changes nothing");
+        let bin = match &prefix {
+            Some(p) => p.join("bin/mfa-env"),
+            None => h.join(".cargo/bin/mfa-env"),
+        };
+        assert!(bin.is_file(), "{prefix:?}: {}", bin.display());
+        let said = run(&["--uninstall"]);
+        assert!(said.contains("mfa-env clear --all"), "{said}");
+        assert_eq!(tree(h), before, "{prefix:?}: exactly what install put is gone");
+    }
+}
+
 fn nroff(roff: &[u8]) -> String {
     let mut child = Command::new(system_bin("nroff"))
         .args(["-man", "-Tutf8"])
