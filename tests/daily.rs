@@ -701,7 +701,11 @@ fn uninstall_removes_exactly_what_install_put() {
         assert!(bin.is_file(), "{prefix:?}: {}", bin.display());
         let said = run(&["--uninstall"]);
         assert!(said.contains("mfa-env clear --all"), "{said}");
-        assert_eq!(tree(h), before, "{prefix:?}: exactly what install put is gone");
+        assert_eq!(
+            tree(h),
+            before,
+            "{prefix:?}: exactly what install put is gone"
+        );
     }
 }
 
