@@ -634,9 +634,10 @@ fn man_page_renders_and_install_puts_everything_where_shells_look() {
     assert!(share.join("bash-completion/completions/mfa-env").is_file());
 }
 
-/// Every file and directory under `dir` (links as links), with each file's bytes: what the
-/// uninstall test compares before and after.
-fn tree(dir: &std::path::Path) -> Vec<(String, Option<Vec<u8>>)> {
+/// Every file and directory under `dir` (links as links), with a digest of each file's bytes
+/// (FNV-1a: enough to see a change, short enough to read in a failure): what the uninstall test
+/// compares before and after.
+fn tree(dir: &std::path::Path) -> Vec<(String, Option<u64>)> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -646,7 +647,11 @@ fn tree(dir: &std::path::Path) -> Vec<(String, Option<Vec<u8>>)> {
             out.push((name, None));
             out.extend(tree(&path));
         } else {
-            out.push((name, Some(std::fs::read(&path).unwrap_or_default())));
+            let bytes = std::fs::read(&path).unwrap_or_default();
+            let digest = bytes.iter().fold(0xcbf29ce484222325_u64, |h, &b| {
+                (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+            });
+            out.push((name, Some(digest)));
         }
     }
     out.sort();
@@ -707,6 +712,86 @@ fn uninstall_removes_exactly_what_install_put() {
             "{prefix:?}: exactly what install put is gone"
         );
     }
+}
+
+/// The manifest is not a list of things to delete: `--uninstall` removes only the files
+/// install puts, only as install left them, and only from a manifest nobody else could write.
+#[test]
+fn uninstall_deletes_only_its_own_unchanged_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("p");
+    let victim = dir.path().join("victim/file");
+    std::fs::create_dir_all(victim.parent().unwrap()).unwrap();
+    std::fs::write(&victim, "someone else's").unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(repo().join("install"));
+        cmd.args(args)
+            .env("PREFIX", &prefix)
+            .env("MFA_ENV_PREBUILT", BIN);
+        // A caller's umask of 000 must not make what install puts writable by others.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+                Ok(())
+            });
+        }
+        cmd.output().unwrap()
+    };
+    assert!(run(&[]).status.success());
+    let manifest = prefix.join("share/mfa-env/install-manifest");
+    for made in [
+        &prefix,
+        &prefix.join("bin"),
+        &prefix.join("bin/mfa-env"),
+        &manifest,
+    ] {
+        let mode = std::fs::metadata(made).unwrap().permissions().mode();
+        assert_eq!(mode & 0o022, 0, "{} is {mode:o}", made.display());
+    }
+    // A line naming another file (with its true digest), and the directory it is in.
+    let digest = Command::new("sha256sum").arg(&victim).output().unwrap();
+    let digest = String::from_utf8(digest.stdout).unwrap();
+    let digest = digest.split_whitespace().next().unwrap();
+    let mut text = std::fs::read_to_string(&manifest).unwrap();
+    text.push_str(&format!(
+        "file {digest} {}\ndir {}\n",
+        victim.display(),
+        victim.parent().unwrap().display()
+    ));
+    std::fs::write(&manifest, text).unwrap();
+    // A binary replaced since (a `cargo install`, another build) is not the one install put.
+    let bin = prefix.join("bin/mfa-env");
+    std::fs::remove_file(&bin).unwrap();
+    std::fs::write(&bin, "#!/bin/sh\n").unwrap();
+
+    // Writable by others, the manifest is refused and nothing is deleted.
+    std::fs::set_permissions(&manifest, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let refused = run(&["--uninstall"]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("not trusted"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(prefix.join("share/man/man1/mfa-env.1").exists());
+
+    std::fs::set_permissions(&manifest, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = run(&["--uninstall"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("kept"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "someone else's");
+    assert_eq!(std::fs::read_to_string(&bin).unwrap(), "#!/bin/sh\n");
+    assert!(!prefix.join("share/man/man1/mfa-env.1").exists());
+    assert!(!manifest.exists());
 }
 
 fn nroff(roff: &[u8]) -> String {

@@ -45,7 +45,7 @@ pub struct Cli {
     pub version: bool,
 
     /// With --version: also the commit, the build target and the keyring stores compiled in
-    #[arg(long, requires = "version")]
+    #[arg(short = 'v', long, requires = "version")]
     pub verbose: bool,
 
     #[command(flatten)]
@@ -304,6 +304,9 @@ pub enum Command {
 
     /// Print the version; with -v, also the commit, build target and keyring stores, for bug
     /// reports
+    #[command(
+        after_help = "Examples:\n  mfa-env version\n  mfa-env version -v      paste into a bug report\n  mfa-env --version --verbose"
+    )]
     Version {
         /// Also the commit, the build target and the keyring stores compiled in
         #[arg(short, long)]
