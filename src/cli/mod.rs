@@ -302,8 +302,7 @@ pub enum Command {
         shell: Shell,
     },
 
-    /// Print the version; with -v, also the commit, build target and keyring stores, for bug
-    /// reports
+    /// Print the version; -v adds what a bug report needs
     #[command(
         after_help = "Examples:\n  mfa-env version\n  mfa-env version -v      paste into a bug report\n  mfa-env --version --verbose"
     )]
