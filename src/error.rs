@@ -250,7 +250,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Why an `mfa_serial` value is refused; `profile::serial` decides, the error reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "not an MFA device ARN (arn:aws:iam::<12 digits>:mfa/<name>) or a hardware serial (9 to 256 of A-Z a-z 0-9 +=/:,.@_-)"
+    "not an MFA device ARN (arn:<partition>:iam::<12 digits>:mfa/<name>, in a partition the AWS SDK knows) or a hardware serial (9 to 256 of A-Z a-z 0-9 +=/:,.@_-)"
 )]
 pub struct BadSerial;
 
@@ -268,4 +268,17 @@ pub struct PartitionMismatch {
     pub what: &'static str,
     pub partition: &'static str,
     pub suggested_region: &'static str,
+}
+
+/// An error and its causes on one line (the config parser's and the endpoint resolver's own
+/// messages span several).
+pub fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -7,8 +7,9 @@
 //! cli, commands          what the user asked for, and the commands that answer it
 //! endpoint               the local credentials endpoint of `exec --server` and `serve`
 //! credentials            a session: the cache, the lock, the long-term key, new sessions, roles
-//! aws, code              the STS and IAM calls; where an MFA code comes from
+//! code                   where an MFA code comes from
 //! profile                the profile's settings, and edits of the AWS files
+//! aws                    partitions, where STS is, the STS and IAM calls
 //! store, error, secret, clock, output, private_files
 //!                        the keyring, typed errors, secret types, time, printing, private files
 //! ```

@@ -8,13 +8,13 @@ use std::path::{Path, PathBuf};
 /// (`store`, `error`, `secret`, `clock`, `output`, `private_files` use one another) and any
 /// lower layer.
 const LAYERS: &[(&str, u8)] = &[
-    ("cli", 6),
-    ("commands", 6),
-    ("endpoint", 5),
-    ("credentials", 4),
-    ("aws", 3),
-    ("code", 3),
-    ("profile", 2),
+    ("cli", 7),
+    ("commands", 7),
+    ("endpoint", 6),
+    ("credentials", 5),
+    ("code", 4),
+    ("profile", 3),
+    ("aws", 2),
     ("store", 1),
     ("error", 1),
     ("secret", 1),

@@ -392,7 +392,8 @@ fn bounded_when_the_endpoint_is_silent_or_its_name_hangs() {
 /// STS the default way: no endpoint override, host names resolved through /etc/hosts, TLS
 /// checked against a CA. One session serves every region of its partition (mfa-env and the
 /// AWS CLI in two regions: one GetSessionToken); FIPS is a scope of its own; dual-stack,
-/// China and GovCloud endpoints are the SDK's; a device's partition picks the region.
+/// China, GovCloud and European Sovereign Cloud endpoints are the SDK's; a device's partition
+/// picks the region.
 #[test]
 fn sts_by_host_name_over_tls_one_session_per_partition() {
     let _k = shared();
@@ -405,7 +406,9 @@ fn sts_by_host_name_over_tls_one_session_per_partition() {
              credential_process = {BIN} --format process --profile std\n\
              [profile dual]\nmfa_serial = arn:aws:iam::123456789012:mfa/dual\nmfa_env_source_profile = base\n\
              [profile china]\nmfa_serial = arn:aws-cn:iam::123456789012:mfa/china\nmfa_env_source_profile = base\n\
-             [profile gov]\nmfa_serial = arn:aws-us-gov:iam::123456789012:mfa/gov\nmfa_env_source_profile = base\n"
+             [profile gov]\nmfa_serial = arn:aws-us-gov:iam::123456789012:mfa/gov\nmfa_env_source_profile = base\n\
+             [profile eusc]\nmfa_serial = arn:aws-eusc:iam::123456789012:mfa/eusc\nmfa_env_source_profile = base\n\
+             [profile iso]\nmfa_serial = arn:aws-iso:iam::123456789012:mfa/iso\nmfa_env_source_profile = base\nregion = cn-north-1\n"
         ),
     )
     .unwrap();
@@ -425,6 +428,9 @@ fn sts_by_host_name_over_tls_one_session_per_partition() {
         step dual-eu AWS_REGION=eu-west-1 "$BIN" -p dual --format process
         step china "$BIN" -p china --format process --token-code 444444
         step gov "$BIN" -p gov --format process --token-code 555555
+        step eusc "$BIN" -p eusc --format process --token-code 565656
+        step eusc-status "$BIN" status --json
+        step iso "$BIN" -p iso --format process --token-code 575757
         step mismatch AWS_REGION=eu-west-1 "$BIN" -p china --format process --token-code 666666
         step doctor "$BIN" -p china doctor --offline
         step fips-override AWS_USE_FIPS_ENDPOINT=true AWS_ENDPOINT_URL_STS=https://sts.eu-west-1.amazonaws.com "$BIN" -p std --format process
@@ -463,15 +469,27 @@ fn sts_by_host_name_over_tls_one_session_per_partition() {
     assert_eq!(step("dual-eu").ok().json(), step("dual").json());
     step("china").ok();
     step("gov").ok();
+    step("eusc").ok();
+    let status: serde_json::Value = serde_json::from_str(&step("eusc-status").ok().stdout).unwrap();
+    assert!(
+        status
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["profile"] == "eusc" && s["scope"] == "aws-eusc"),
+        "the cache scope is the partition: {status}"
+    );
+    step("iso").fails_with(
+        "region cn-north-1 (from region) is in partition aws-cn, but mfa_serial is in aws-iso, whose STS alone knows it; set region to a region of aws-iso, such as us-iso-east-1",
+    );
     step("mismatch").fails_with(
-        "region eu-west-1 (from AWS_REGION) is in partition aws, but mfa_serial is in aws-cn, whose STS alone knows it; set AWS_REGION to a region of aws-cn, such as cn-north-1",
+        "region eu-west-1 (from AWS_REGION) is in partition aws, but mfa_serial is in aws-cn, whose STS alone knows it; set AWS_REGION to a region of aws-cn, such as cn-northwest-1",
     );
     let doctor = step("doctor");
     assert!(
-        doctor
-            .ok()
-            .stdout
-            .contains("STS endpoint: https://sts.cn-north-1.amazonaws.com.cn (region cn-north-1"),
+        doctor.ok().stdout.contains(
+            "STS endpoint: https://sts.cn-northwest-1.amazonaws.com.cn (region cn-northwest-1"
+        ),
         "{}",
         doctor.stdout
     );
@@ -484,8 +502,9 @@ fn sts_by_host_name_over_tls_one_session_per_partition() {
             "sts.us-east-1.amazonaws.com",
             "sts-fips.us-east-1.amazonaws.com",
             "sts.us-east-1.api.aws",
-            "sts.cn-north-1.amazonaws.com.cn",
+            "sts.cn-northwest-1.amazonaws.com.cn",
             "sts.us-gov-west-1.amazonaws.com",
+            "sts.eusc-de-east-1.amazonaws.eu",
         ],
         "one GetSessionToken per partition and scope, at the SDK's host names:\n{log}"
     );

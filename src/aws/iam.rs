@@ -6,8 +6,8 @@ use aws_sdk_iam::config::{BehaviorVersion, Region};
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use secrecy::ExposeSecret;
 
+use crate::aws::target::Endpoints;
 use crate::error::{Error, Result};
-use crate::profile::config::Endpoints;
 use crate::secret::{LongTermKey, scrub};
 
 /// The serial numbers of the key's user's MFA devices.

@@ -17,8 +17,8 @@ use chrono::DateTime;
 use secrecy::ExposeSecret;
 
 use crate::aws::skew::{self, ServerClock};
+use crate::aws::target::StsTarget;
 use crate::error::{Error, Result};
-use crate::profile::config::{RoleHop, Settings, StsTarget};
 use crate::secret::TokenCode;
 use crate::secret::{LongTermKey, SessionCredentials, scrub};
 
@@ -48,15 +48,21 @@ impl Timeouts {
 
 /// What one `GetSessionToken` needs besides the client.
 pub struct Request<'a> {
-    pub settings: &'a Settings,
+    pub target: &'a StsTarget,
+    /// The device's serial or ARN, validated by the profile layer.
+    pub serial: &'a str,
+    pub duration_seconds: u32,
     pub key: &'a LongTermKey,
     pub code: &'a TokenCode,
 }
 
-/// What one `AssumeRole` needs besides the client: the role profile, the credentials it is
-/// assumed with, and the session's name.
+/// What one `AssumeRole` needs besides the client: the role, the credentials it is assumed
+/// with, and the session's name.
 pub struct AssumeRequest<'a> {
-    pub hop: &'a RoleHop,
+    pub target: &'a StsTarget,
+    pub role_arn: &'a str,
+    pub external_id: Option<&'a str>,
+    pub duration_seconds: u32,
     pub with: &'a SessionCredentials,
     pub session_name: &'a str,
 }
@@ -126,9 +132,11 @@ pub fn signed_with(key: &LongTermKey) -> Credentials {
 /// Calls `GetSessionToken` on a fresh current-thread runtime.
 pub fn fetch(req: &Request<'_>) -> Result<Fetched> {
     let key = signed_with(req.key);
-    on_runtime(&req.settings.sts, key, |client| async move {
-        call(&client, req).await
-    })
+    on_runtime(
+        req.target,
+        key,
+        |client| async move { call(&client, req).await },
+    )
 }
 
 /// Calls `AssumeRole` on a fresh current-thread runtime.
@@ -140,7 +148,7 @@ pub fn assume(req: &AssumeRequest<'_>) -> Result<Fetched> {
         None,
         "mfa-env",
     );
-    on_runtime(&req.hop.sts, with, |client| async move {
+    on_runtime(req.target, with, |client| async move {
         call_assume(&client, req).await
     })
 }
@@ -298,11 +306,10 @@ fn client(
 /// call, and it is sent again only when STS certainly issued nothing: the connection was never
 /// made, or STS answered that it is throttling.
 pub async fn call(client: &Client, req: &Request<'_>) -> Result<SessionCredentials> {
-    let duration =
-        i32::try_from(req.settings.duration_seconds).expect("validated to at most 129600");
+    let duration = i32::try_from(req.duration_seconds).expect("validated to at most 129600");
     let failing = Failing {
         operation: "GetSessionToken",
-        target: &req.settings.sts,
+        target: req.target,
         secrets: &[
             req.key.access_key_id.expose_secret(),
             req.key.secret_access_key.expose_secret(),
@@ -310,13 +317,13 @@ pub async fn call(client: &Client, req: &Request<'_>) -> Result<SessionCredentia
         ],
     };
     // All attempts together stay within the bound the README promises (twice one attempt).
-    let total = Timeouts::of(&req.settings.sts).total;
+    let total = Timeouts::of(req.target).total;
     let attempts = async {
         let mut attempt = 1;
         loop {
             let answer = client
                 .get_session_token()
-                .serial_number(req.settings.serial.as_str())
+                .serial_number(req.serial)
                 .token_code(req.code.expose())
                 .duration_seconds(duration)
                 .customize()
@@ -340,11 +347,11 @@ pub async fn call(client: &Client, req: &Request<'_>) -> Result<SessionCredentia
         .await
         .unwrap_or_else(|_| {
             Err(Error::StsUnreachable {
-                endpoint: req.settings.sts.endpoint_id(),
+                endpoint: req.target.endpoint_id(),
                 what: format!(
                     "no answer within {} s (mfa_env_sts_timeout_seconds = {})",
                     total.as_secs(),
-                    req.settings.sts.timeout_seconds
+                    req.target.timeout_seconds
                 ),
             })
         })
@@ -384,19 +391,18 @@ fn never_connected(e: &(dyn std::error::Error + 'static)) -> bool {
 
 /// One `AssumeRole` on `client`, with STS errors mapped to what the user should do.
 pub async fn call_assume(client: &Client, req: &AssumeRequest<'_>) -> Result<SessionCredentials> {
-    let hop = req.hop;
-    let duration = i32::try_from(hop.duration_seconds).expect("validated to at most 43200");
+    let duration = i32::try_from(req.duration_seconds).expect("validated to at most 43200");
     let answer = client
         .assume_role()
-        .role_arn(&hop.role_arn)
+        .role_arn(req.role_arn)
         .role_session_name(req.session_name)
-        .set_external_id(hop.external_id.clone())
+        .set_external_id(req.external_id.map(str::to_owned))
         .duration_seconds(duration)
         .send()
         .await;
     let failing = Failing {
         operation: "AssumeRole",
-        target: &hop.sts,
+        target: req.target,
         secrets: &[
             req.with.access_key_id.expose_secret(),
             req.with.secret_access_key.expose_secret(),
@@ -547,24 +553,24 @@ mod tests {
     use aws_smithy_mocks::{mock, mock_client};
     use aws_smithy_types::error::ErrorMetadata;
 
-    fn settings() -> Settings {
-        let env = aws_types::os_shim_internal::Env::from_slice(&[("HOME", "/h")]);
-        let fs = aws_types::os_shim_internal::Fs::from_slice(&[(
-            "/h/.aws/config",
-            "[profile dev]\nmfa_serial = arn:aws:iam::123456789012:mfa/alice\n",
-        )]);
-        crate::profile::config::load_from(&env, &fs, "dev").unwrap()
-    }
-
     fn run(client: &Client) -> Result<SessionCredentials> {
-        let settings = settings();
+        let target = StsTarget {
+            region: "us-east-1".into(),
+            region_configured: false,
+            endpoint_url: None,
+            use_fips: false,
+            use_dual_stack: false,
+            timeout_seconds: 10,
+        };
         let key = LongTermKey {
             access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
             secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
         };
         let code = TokenCode::parse("123456", "test").unwrap();
         let req = Request {
-            settings: &settings,
+            target: &target,
+            serial: "arn:aws:iam::123456789012:mfa/alice",
+            duration_seconds: 43200,
             key: &key,
             code: &code,
         };

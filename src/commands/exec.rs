@@ -24,11 +24,12 @@ use std::process::Command;
 
 use zeroize::Zeroizing;
 
+use crate::aws::target::StsTarget;
 use crate::cli::Global;
 use crate::endpoint;
 use crate::error::{Error, Result};
 use crate::output;
-use crate::profile::config::{self, StsTarget, Target};
+use crate::profile::config::{self, Target};
 use crate::secret::SessionCredentials;
 
 /// Marks a command's environment as started by `mfa-env exec`; its value is the profile.

@@ -85,7 +85,7 @@ pub fn run(global: &Global, args: &SetupArgs) -> Result<()> {
         )));
     }
     if let Some(region) = &args.region
-        && !config::is_region_name(region)
+        && !crate::aws::target::is_region_name(region)
     {
         return Err(fail(format!(
             "--region {region:?} is not a region name such as eu-west-1"

@@ -48,7 +48,10 @@ fn assumed(
         .clone()
         .unwrap_or_else(|| default_session_name(clock::now().timestamp()));
     let creds = sts::assume(&sts::AssumeRequest {
-        hop: role,
+        target: &role.sts,
+        role_arn: &role.role_arn,
+        external_id: role.external_id.as_deref(),
+        duration_seconds: role.duration_seconds,
         with: &with,
         session_name: &session_name,
     })?

@@ -87,7 +87,9 @@ fn with_accepted_code(
             continue;
         }
         let req = sts::Request {
-            settings,
+            target: &settings.sts,
+            serial: settings.serial.as_str(),
+            duration_seconds: settings.duration_seconds,
             key,
             code: &code,
         };

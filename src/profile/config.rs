@@ -12,14 +12,15 @@ use aws_runtime::env_config::property::PropertiesKey;
 use aws_types::os_shim_internal::{Env, Fs};
 use secrecy::SecretString;
 
+use crate::aws::partition::{self, Partition};
+use crate::aws::target::default_region;
+use crate::aws::target::{Endpoints, StsTarget, is_region_name};
 use crate::error::{Error, PartitionMismatch, Result};
 use crate::profile::serial::MfaSerial;
 
 mod role;
 pub use role::{RoleChain, RoleHop};
 
-/// Region used for STS when none is configured and the MFA device names no other partition.
-pub const FALLBACK_REGION: &str = "us-east-1";
 /// botocore refreshes `credential_process` credentials with less than 15 minutes left, so a
 /// session served with less would make the CLI call us twice per command.
 pub const DEFAULT_MIN_REMAINING_SECONDS: u32 = 900;
@@ -54,90 +55,6 @@ pub struct SourceProfile {
     pub access_key_id: Option<SecretString>,
     pub secret_access_key: Option<SecretString>,
     pub has_session_token: bool,
-}
-
-/// Where STS is called for one profile, and how long an attempt may take.
-#[derive(Debug, Clone)]
-pub struct StsTarget {
-    pub region: String,
-    /// Whether `region` was configured (environment or profile) rather than derived: `exec`
-    /// passes only a configured region on to the command.
-    pub region_configured: bool,
-    /// An explicit STS endpoint (`AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL`, a `services`
-    /// section, `endpoint_url`); `None` means the SDK's regional default.
-    pub endpoint_url: Option<String>,
-    /// `use_fips_endpoint` / `AWS_USE_FIPS_ENDPOINT`: STS's FIPS endpoint of the region.
-    pub use_fips: bool,
-    /// `use_dualstack_endpoint` / `AWS_USE_DUALSTACK_ENDPOINT`: the IPv6-capable endpoint.
-    pub use_dual_stack: bool,
-    pub timeout_seconds: u32,
-}
-
-impl StsTarget {
-    /// What a session from this target is valid for, which scopes the cache: STS session
-    /// tokens from a regional endpoint are valid in every region of its partition, so a change
-    /// of region alone is the same scope. An explicit endpoint (a test server, a private
-    /// endpoint) and FIPS are scopes of their own; dual-stack only changes the address.
-    pub fn scope(&self) -> String {
-        match (&self.endpoint_url, self.use_fips) {
-            (Some(url), _) => url.clone(),
-            (None, false) => partition_of_region(&self.region).to_owned(),
-            (None, true) => format!("{} fips", partition_of_region(&self.region)),
-        }
-    }
-
-    /// The URL the SDK calls, by the SDK's own endpoint rules (China's end in
-    /// `amazonaws.com.cn`, FIPS and dual-stack have names of their own). Only a miss, an error
-    /// message or `doctor` needs it; the cached call never resolves endpoints.
-    pub fn resolve(&self) -> std::result::Result<String, String> {
-        use aws_sdk_sts::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
-        let mut params = Params::builder()
-            .region(self.region.clone())
-            .use_fips(self.use_fips)
-            .use_dual_stack(self.use_dual_stack)
-            .use_global_endpoint(false);
-        if let Some(url) = &self.endpoint_url {
-            params = params.endpoint(url.clone());
-        }
-        let params = params.build().map_err(|e| e.to_string())?;
-        let resolver = DefaultResolver::new();
-        pollster::block_on(resolver.resolve_endpoint(&params))
-            .map(|e| e.url().to_owned())
-            .map_err(|e| error_chain(&*e))
-    }
-
-    /// Names the STS endpoint in messages.
-    pub fn endpoint_id(&self) -> String {
-        self.resolve()
-            .unwrap_or_else(|_| format!("STS in {}", self.region))
-    }
-}
-
-/// The partition a region belongs to, as the SDKs' endpoint rules name them.
-pub fn partition_of_region(region: &str) -> &'static str {
-    const PREFIXES: &[(&str, &str)] = &[
-        ("cn-", "aws-cn"),
-        ("us-gov-", "aws-us-gov"),
-        ("us-isob-", "aws-iso-b"),
-        ("us-iso-", "aws-iso"),
-        ("eu-isoe-", "aws-iso-e"),
-        ("us-isof-", "aws-iso-f"),
-    ];
-    PREFIXES
-        .iter()
-        .find(|(prefix, _)| region.starts_with(prefix))
-        .map_or("aws", |(_, partition)| partition)
-}
-
-/// The region STS is called in when none is configured: the partition's usual STS region.
-/// The SDK would probe the instance metadata service next, which stalls for seconds off EC2; a
-/// credential helper must not.
-pub fn default_region(partition: Option<&str>) -> &'static str {
-    match partition {
-        Some("aws-cn") => "cn-north-1",
-        Some("aws-us-gov") => "us-gov-west-1",
-        _ => FALLBACK_REGION,
-    }
 }
 
 impl Settings {
@@ -261,13 +178,6 @@ pub fn shadowed(
         .collect())
 }
 
-/// Where to call: IAM is global (`us-east-1` signs for it); an endpoint override applies as the
-/// SDKs read it (`AWS_ENDPOINT_URL_IAM`, …).
-pub struct Endpoints {
-    pub iam_endpoint_url: Option<String>,
-    pub sts: StsTarget,
-}
-
 /// Where `setup` calls STS and IAM for `profile`, which need not exist yet: its settings where
 /// it does, else the environment's.
 pub fn setup_endpoints(profile: &str) -> Result<Endpoints> {
@@ -305,7 +215,7 @@ fn profile_set(env: &Env, fs: &Fs, profile: &str) -> Result<ProfileSet> {
         &EnvConfigFiles::default(),
         Some(Cow::Owned(profile.to_owned())),
     ))
-    .map_err(|e| Error::ConfigLoad(error_chain(&e)))
+    .map_err(|e| Error::ConfigLoad(crate::error::one_line(&e)))
 }
 
 /// What a profile asks for: an MFA session of its own, or a role assumed with one.
@@ -451,7 +361,7 @@ fn sts_target(
     env: &Env,
     set: &ProfileSet,
     p: &Profile,
-    partition: Option<(&'static str, &'static str)>,
+    partition: Option<(&'static Partition, &'static str)>,
 ) -> Result<StsTarget> {
     let profile = || p.name().to_owned();
     let timeout_seconds = seconds(
@@ -482,15 +392,15 @@ fn sts_target(
         });
     }
     if let Some((partition, what)) = partition
-        && partition_of_region(&region) != partition
+        && partition::of_region(&region) != partition
     {
         return Err(Error::PartitionMismatch(Box::new(PartitionMismatch {
             profile: profile(),
             region_from,
-            region_partition: partition_of_region(&region),
+            region_partition: partition::of_region(&region).id,
             region,
             what,
-            partition,
+            partition: partition.id,
             suggested_region: default_region(Some(partition)),
         })));
     }
@@ -574,14 +484,6 @@ fn margins(p: &Profile, duration_seconds: u32) -> Result<(u32, u32)> {
         "use a whole number of seconds from 0 to 3600",
     )?;
     Ok((min_remaining_seconds, lock_timeout_seconds))
-}
-
-/// A region name as AWS spells them: lower-case letters, digits and dashes.
-pub fn is_region_name(region: &str) -> bool {
-    !region.is_empty()
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// An mfa-env key holding whole seconds within `range`; `default` when absent.
@@ -673,18 +575,6 @@ fn file_names(env: &Env) -> String {
     format!("{config} or {creds}")
 }
 
-/// An error and its causes on one line (the parser's own message spans two).
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        cur = s.source();
-    }
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -773,9 +663,25 @@ mod tests {
         );
         assert_eq!(
             (cn.sts.region.as_str(), cn.scope()),
-            ("cn-north-1", "aws-cn".into())
+            ("cn-northwest-1", "aws-cn".into()),
+            "the SDK's own region for the partition"
         );
-        assert_eq!(cn.endpoint_id(), "https://sts.cn-north-1.amazonaws.com.cn");
+        assert_eq!(
+            cn.endpoint_id(),
+            "https://sts.cn-northwest-1.amazonaws.com.cn"
+        );
+        let eusc = at(
+            "[profile dev]\nmfa_serial = arn:aws-eusc:iam::123456789012:mfa/a\n",
+            &[],
+        );
+        assert_eq!(
+            (eusc.sts.region.as_str(), eusc.scope()),
+            ("eusc-de-east-1", "aws-eusc".into())
+        );
+        assert_eq!(
+            eusc.endpoint_id(),
+            "https://sts.eusc-de-east-1.amazonaws.eu"
+        );
         let gov = at(
             "[profile dev]\nmfa_serial = arn:aws-us-gov:iam::123456789012:mfa/a\n",
             &[],
@@ -827,7 +733,14 @@ mod tests {
             e.contains("region eu-west-1 (from AWS_REGION) is in partition aws, but mfa_serial is in aws-cn"),
             "{e}"
         );
-        assert!(e.contains("such as cn-north-1"), "{e}");
+        assert!(e.contains("such as cn-northwest-1"), "{e}");
+        let iso = "[profile dev]\nmfa_serial = arn:aws-iso:iam::123456789012:mfa/a\nregion = eusc-de-east-1\n";
+        let e = err(iso, &[]);
+        assert!(
+            e.contains("region eusc-de-east-1 (from region) is in partition aws-eusc, but mfa_serial is in aws-iso"),
+            "{e}"
+        );
+        assert!(e.contains("such as us-iso-east-1"), "{e}");
         let e = err(DEV, &[("AWS_USE_DUALSTACK_ENDPOINT", "1")]);
         assert!(
             e.contains("AWS_USE_DUALSTACK_ENDPOINT = \"1\" is not valid; use true or false"),

@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use crate::aws::arn;
+use crate::aws::partition::Partition;
 pub use crate::error::BadSerial;
 
 /// A validated `mfa_serial`: a virtual/U2F device ARN or a hardware token serial.
@@ -38,10 +40,14 @@ impl MfaSerial {
         &self.0
     }
 
-    /// The partition of a device ARN (`aws`, `aws-cn`, `aws-us-gov`); a hardware serial does
-    /// not say.
-    pub fn partition(&self) -> Option<&'static str> {
-        iam_arn_partition(&self.0)
+    /// The partition of a device ARN; a hardware serial does not say.
+    pub fn partition(&self) -> Option<&'static Partition> {
+        arn::parse_iam(&self.0).map(|a| a.partition)
+    }
+
+    /// The account of a device ARN; a hardware serial does not say.
+    pub fn account(&self) -> Option<&str> {
+        arn::parse_iam(&self.0).map(|a| a.account)
     }
 
     /// The root user's virtual MFA device is named `root-account-mfa-device`; its sessions are
@@ -74,36 +80,10 @@ impl fmt::Display for MfaSerial {
     }
 }
 
-/// The resource part of an IAM ARN, `arn:aws[-cn|-us-gov]:iam::<12 digits>:<resource>`.
-pub fn iam_arn_resource(value: &str) -> Option<&str> {
-    let mut parts = value.splitn(6, ':');
-    let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return None;
-    };
-    (matches!(partition, "aws" | "aws-cn" | "aws-us-gov")
-        && account.len() == 12
-        && account.bytes().all(|b| b.is_ascii_digit()))
-    .then_some(resource)
-}
-
-/// The partition an IAM ARN names, if it is one.
-pub fn iam_arn_partition(value: &str) -> Option<&'static str> {
-    iam_arn_resource(value)?;
-    ["aws", "aws-cn", "aws-us-gov"]
-        .into_iter()
-        .find(|p| value.split(':').nth(1) == Some(*p))
-}
-
-/// `arn:aws[-cn|-us-gov]:iam::<12 digits>:mfa/<path/><name>` with IAM's name characters.
+/// `arn:<partition>:iam::<12 digits>:mfa/<path/><name>` with IAM's name characters, in a
+/// partition the SDK knows.
 fn is_mfa_arn(value: &str) -> bool {
-    let Some(name) = iam_arn_resource(value).and_then(|r| r.strip_prefix("mfa/")) else {
+    let Some(name) = arn::parse_iam(value).and_then(|a| a.resource.strip_prefix("mfa/")) else {
         return false;
     };
     !name.is_empty()
@@ -126,6 +106,8 @@ mod tests {
             "arn:aws-cn:iam::123456789012:mfa/alice.smith@corp",
             "arn:aws-us-gov:iam::123456789012:mfa/team/alice",
             "arn:aws:iam::123456789012:mfa/root-account-mfa-device",
+            "arn:aws-eusc:iam::123456789012:mfa/alice",
+            "arn:aws-iso-f:iam::123456789012:mfa/alice",
             "GAHT12345678",
         ] {
             assert!(MfaSerial::parse(ok).is_ok(), "{ok}");

@@ -10,6 +10,7 @@ pub mod policy;
 use chrono::Utc;
 
 use crate::aws::skew;
+use crate::aws::target::StsTarget;
 use crate::cli::Global;
 use crate::clock;
 use crate::code::desktop::Dialog;
@@ -17,7 +18,7 @@ use crate::code::tty;
 use crate::credentials::longterm::KeySource;
 use crate::credentials::{cache, longterm};
 use crate::error::{Error, Result};
-use crate::profile::config::{self, Settings, StsTarget, Target};
+use crate::profile::config::{self, Settings, Target};
 use crate::store::Store;
 use policy::Level;
 

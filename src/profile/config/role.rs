@@ -183,7 +183,7 @@ fn hop(env: &Env, set: &ProfileSet, p: &Profile, chained: bool) -> Result<RoleHo
             env,
             set,
             p,
-            crate::profile::serial::iam_arn_partition(&role_arn).map(|part| (part, "role_arn")),
+            crate::aws::arn::parse_iam(&role_arn).map(|a| (a.partition, "role_arn")),
         )?,
         profile,
         role_arn,
@@ -212,8 +212,8 @@ fn fits(value: &str, len: std::ops::RangeInclusive<usize>, extra: &str) -> bool 
 
 /// `arn:<partition>:iam::<12 digits>:role/<path and name>`.
 fn is_role_arn(arn: &str) -> bool {
-    crate::profile::serial::iam_arn_resource(arn)
-        .and_then(|r| r.strip_prefix("role/"))
+    crate::aws::arn::parse_iam(arn)
+        .and_then(|a| a.resource.strip_prefix("role/"))
         .is_some_and(|name| !name.is_empty() && !name.ends_with('/'))
 }
 
