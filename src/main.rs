@@ -145,7 +145,7 @@ fn run(cli: Cli) -> Result<i32> {
 fn export(global: &Global, args: &ExportArgs) -> Result<()> {
     let target = config::load_target(global.profile())?;
     let creds = credentials(global, &target, &args.code)?;
-    output::print(&creds, args.format)
+    output::print(&creds, args.format, target.account_id())
 }
 
 /// `exec --server`: the command gets a credentials endpoint rather than one session.
@@ -166,7 +166,7 @@ fn run_exec(
     // With --server too: a code is asked for now, before the command takes the terminal.
     let creds = credentials(global, &target, code)?;
     match server {
-        None => exec::run(target.profile(), target.sts(), &creds, cmd),
+        None => exec::run(&target, &creds, cmd),
         Some(Server { verbose }) => exec::run_with_server(global, &target, verbose, cmd),
     }
 }

@@ -33,15 +33,28 @@ pub fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-pub fn render(creds: &SessionCredentials, format: Format) -> Result<Zeroizing<String>> {
+/// `account`: the session's AWS account where it is known (from the device's or the role's
+/// ARN), which the process JSON carries as `AccountId` and the shells as `AWS_ACCOUNT_ID`: the
+/// SDKs use it for account-based endpoints. Unknown, it is left out rather than guessed.
+pub fn render(
+    creds: &SessionCredentials,
+    format: Format,
+    account: Option<&str>,
+) -> Result<Zeroizing<String>> {
     let json = match format {
-        Format::Process => serde_json::json!({
-            "Version": 1,
-            "AccessKeyId": creds.access_key_id.expose_secret(),
-            "SecretAccessKey": creds.secret_access_key.expose_secret(),
-            "SessionToken": creds.session_token.expose_secret(),
-            "Expiration": rfc3339(creds.expiration),
-        }),
+        Format::Process => {
+            let mut json = serde_json::json!({
+                "Version": 1,
+                "AccessKeyId": creds.access_key_id.expose_secret(),
+                "SecretAccessKey": creds.secret_access_key.expose_secret(),
+                "SessionToken": creds.session_token.expose_secret(),
+                "Expiration": rfc3339(creds.expiration),
+            });
+            if let Some(account) = account {
+                json["AccountId"] = account.into();
+            }
+            json
+        }
         Format::Sts => serde_json::json!({
             "Credentials": {
                 "AccessKeyId": creds.access_key_id.expose_secret(),
@@ -50,7 +63,7 @@ pub fn render(creds: &SessionCredentials, format: Format) -> Result<Zeroizing<St
                 "Expiration": rfc3339(creds.expiration),
             }
         }),
-        _ => return assignments(&variables(creds), format),
+        _ => return assignments(&variables(creds, account), format),
     };
     let mut out = Zeroizing::new(json.to_string());
     out.push('\n');
@@ -79,10 +92,13 @@ pub fn assignments(
 }
 
 /// The environment variables that carry a session, as `aws configure export-credentials`
-/// names them; `exec` sets the same ones.
-pub fn variables(creds: &SessionCredentials) -> [(&'static str, Zeroizing<String>); 4] {
+/// names them (`AWS_ACCOUNT_ID` only where the account is known); `exec` sets the same ones.
+pub fn variables(
+    creds: &SessionCredentials,
+    account: Option<&str>,
+) -> Vec<(&'static str, Zeroizing<String>)> {
     let own = |s: &secrecy::SecretString| Zeroizing::new(s.expose_secret().to_owned());
-    [
+    let mut vars = vec![
         ("AWS_ACCESS_KEY_ID", own(&creds.access_key_id)),
         ("AWS_SECRET_ACCESS_KEY", own(&creds.secret_access_key)),
         ("AWS_SESSION_TOKEN", own(&creds.session_token)),
@@ -90,12 +106,16 @@ pub fn variables(creds: &SessionCredentials) -> [(&'static str, Zeroizing<String
             "AWS_CREDENTIAL_EXPIRATION",
             Zeroizing::new(rfc3339(creds.expiration)),
         ),
-    ]
+    ];
+    if let Some(account) = account {
+        vars.push(("AWS_ACCOUNT_ID", Zeroizing::new(account.to_owned())));
+    }
+    vars
 }
 
 /// Writes the rendered credentials to stdout in one write.
-pub fn print(creds: &SessionCredentials, format: Format) -> Result<()> {
-    write(&render(creds, format)?)
+pub fn print(creds: &SessionCredentials, format: Format, account: Option<&str>) -> Result<()> {
+    write(&render(creds, format, account)?)
 }
 
 /// Writes `text` to stdout in one write.
@@ -161,47 +181,69 @@ mod tests {
 
     #[test]
     fn process_json_is_what_botocore_reads() {
-        let out = render(&creds(), Format::Process).unwrap();
+        let out = render(&creds(), Format::Process, None).unwrap();
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["Version"], 1);
         assert_eq!(v["AccessKeyId"], "ASIAEXAMPLE");
         assert_eq!(v["SessionToken"], "tok'en");
         assert_eq!(v["Expiration"], "2030-03-17T17:46:40Z");
+        assert!(v.get("AccountId").is_none(), "left out when unknown");
+        let out = render(&creds(), Format::Process, Some("123456789012")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["AccountId"], "123456789012");
+    }
+
+    #[test]
+    fn the_account_is_one_more_quoted_variable() {
+        let env = render(&creds(), Format::Env, Some("123456789012")).unwrap();
+        assert!(
+            env.ends_with("export AWS_ACCOUNT_ID='123456789012'\n"),
+            "{}",
+            *env
+        );
+        let fish = render(&creds(), Format::Fish, Some("123456789012")).unwrap();
+        assert!(
+            fish.ends_with("set -gx AWS_ACCOUNT_ID '123456789012'\n"),
+            "{}",
+            *fish
+        );
+        let none = render(&creds(), Format::Env, None).unwrap();
+        assert!(!none.contains("AWS_ACCOUNT_ID"), "{}", *none);
     }
 
     #[test]
     fn shell_lines_quote_every_value() {
-        let env = render(&creds(), Format::Env).unwrap();
+        let env = render(&creds(), Format::Env, None).unwrap();
         assert!(
             env.contains("export AWS_SESSION_TOKEN='tok'\\''en'\n"),
             "{}",
             *env
         );
         assert!(env.contains("export AWS_CREDENTIAL_EXPIRATION='2030-03-17T17:46:40Z'\n"));
-        let plain = render(&creds(), Format::EnvNoExport).unwrap();
+        let plain = render(&creds(), Format::EnvNoExport, None).unwrap();
         assert!(
             plain.starts_with("AWS_ACCESS_KEY_ID='ASIAEXAMPLE'\n"),
             "{}",
             *plain
         );
-        let fish = render(&creds(), Format::Fish).unwrap();
+        let fish = render(&creds(), Format::Fish, None).unwrap();
         assert!(
             fish.contains("set -gx AWS_SESSION_TOKEN 'tok\\'en'\n"),
             "{}",
             *fish
         );
-        let ps = render(&creds(), Format::Powershell).unwrap();
+        let ps = render(&creds(), Format::Powershell, None).unwrap();
         assert!(ps.contains("$Env:AWS_SESSION_TOKEN='tok''en'\n"), "{}", *ps);
         assert_eq!(powershell_quote("a\u{2019}b"), "'a\u{2019}\u{2019}b'");
     }
 
     #[test]
     fn cmd_refuses_what_it_cannot_quote() {
-        assert!(render(&creds(), Format::WindowsCmd).is_ok());
+        assert!(render(&creds(), Format::WindowsCmd, None).is_ok());
         let mut c = creds();
         c.session_token = "100%".into();
         assert!(matches!(
-            render(&c, Format::WindowsCmd),
+            render(&c, Format::WindowsCmd, None),
             Err(Error::Unquotable { .. })
         ));
     }
@@ -252,7 +294,7 @@ mod tests {
         for shell in ["bash", "zsh", "dash"] {
             for value in NASTY {
                 for format in [Format::Env, Format::EnvNoExport] {
-                    let text = render(&with_token(value), format).unwrap();
+                    let text = render(&with_token(value), format, Some("123456789012")).unwrap();
                     let script = format!("{}\nprintf '%s' \"$AWS_SESSION_TOKEN\"", *text);
                     assert_eq!(eval(shell, &["-c"], &script), *value, "{shell} {format:?}");
                 }
@@ -267,7 +309,7 @@ mod tests {
     #[test]
     fn fish_gets_back_the_exact_value() {
         for value in NASTY {
-            let text = render(&with_token(value), Format::Fish).unwrap();
+            let text = render(&with_token(value), Format::Fish, None).unwrap();
             let script = format!("{}\nprintf '%s' \"$AWS_SESSION_TOKEN\"", *text);
             assert_eq!(eval("fish", &["--no-config", "-c"], &script), *value);
         }
@@ -283,7 +325,7 @@ mod tests {
     fn powershell_lines_read_back_to_the_exact_value() {
         let quotes = ['\'', '\u{2018}', '\u{2019}', '\u{201A}', '\u{201B}'];
         for value in NASTY {
-            let text = render(&with_token(value), Format::Powershell).unwrap();
+            let text = render(&with_token(value), Format::Powershell, None).unwrap();
             let rest = text.split("$Env:AWS_SESSION_TOKEN=").nth(1).unwrap();
             let mut chars = rest.chars().peekable();
             assert_eq!(chars.next(), Some('\''));
@@ -334,7 +376,7 @@ mod tests {
 
             #[test]
             fn bash_and_dash_read_back_any_value(v in value()) {
-                let text = render(&with_token(&v), Format::Env).unwrap();
+                let text = render(&with_token(&v), Format::Env, None).unwrap();
                 let script = format!("{}\nprintf '%s' \"$AWS_SESSION_TOKEN\"", *text);
                 for shell in ["bash", "dash"] {
                     prop_assert_eq!(eval(shell, &["-c"], &script), v.clone(), "{}", shell);
@@ -343,14 +385,14 @@ mod tests {
 
             #[test]
             fn fish_reads_back_any_value(v in value()) {
-                let text = render(&with_token(&v), Format::Fish).unwrap();
+                let text = render(&with_token(&v), Format::Fish, None).unwrap();
                 let script = format!("{}\nprintf '%s' \"$AWS_SESSION_TOKEN\"", *text);
                 prop_assert_eq!(eval("fish", &["--no-config", "-c"], &script), v);
             }
 
             #[test]
             fn cmd_prints_only_what_it_can_quote(v in value()) {
-                match render(&with_token(&v), Format::WindowsCmd) {
+                match render(&with_token(&v), Format::WindowsCmd, None) {
                     Ok(text) => {
                         let expected = format!("set \"AWS_SESSION_TOKEN={v}\"\n");
                         prop_assert!(text.contains(&expected));

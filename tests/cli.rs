@@ -39,6 +39,7 @@ fn first_call_fetches_and_second_is_served_from_cache(k: Keyring) {
     let v = first.json();
     assert_eq!(v["Version"], 1);
     assert!(v["SessionToken"].as_str().unwrap().len() > 20);
+    assert_eq!(v["AccountId"], "123456789012", "the device ARN's account");
     assert_eq!(moto.calls(), 1);
     assert_eq!(first.stderr, "");
 
@@ -66,7 +67,15 @@ fn every_format_prints_the_same_session(k: Keyring) {
         let out = bed.run(&["--format", format], None);
         out.ok();
         assert!(out.stdout.contains(&line), "{format}: {}", out.stdout);
-        assert_eq!(out.stdout.lines().count(), 4, "{format}: {}", out.stdout);
+        assert_eq!(out.stdout.lines().count(), 5, "{format}: {}", out.stdout);
+        let account = match format {
+            "env" => "export AWS_ACCOUNT_ID='123456789012'",
+            "env-no-export" => "\nAWS_ACCOUNT_ID='123456789012'",
+            "fish" => "set -gx AWS_ACCOUNT_ID '123456789012'",
+            "powershell" => "$Env:AWS_ACCOUNT_ID='123456789012'",
+            _ => "set \"AWS_ACCOUNT_ID=123456789012\"",
+        };
+        assert!(out.stdout.contains(account), "{format}: {}", out.stdout);
         assert!(out.stdout.contains("AWS_CREDENTIAL_EXPIRATION"), "{format}");
     }
     // `export` is the default command and `env` the default format.
@@ -101,6 +110,31 @@ fn aws_cli_uses_credential_process(k: Keyring) {
         2,
         "one GetSessionToken (warm) and one GetCallerIdentity"
     );
+
+    // The account reaches the SDKs: botocore reads `AccountId` from credential_process. A
+    // hardware serial names no account, and none is made up.
+    bed.append_config(&format!(
+        "[profile {p}-hw]\nmfa_serial = GAHT12345678\nmfa_env_source_profile = {p}-base\n\
+         credential_process = {BIN} --format process --profile {p}-hw --token-code 123456\n",
+        p = profile
+    ));
+    let account_of = |profile: &str| {
+        let mut cmd = Command::new(venv_bin("python"));
+        cmd.args([
+            "-c",
+            "import sys, boto3\n\
+             c = boto3.Session(profile_name=sys.argv[1]).get_credentials().get_frozen_credentials()\n\
+             print(c.account_id)",
+            profile,
+        ]);
+        bed.run_cmd(cmd, None).ok().stdout.trim().to_owned()
+    };
+    assert_eq!(account_of(&profile), "123456789012");
+    assert_eq!(account_of(&format!("{profile}-hw")), "None");
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--format", "process", "-p", &format!("{profile}-hw")]);
+    let hw = bed.run_cmd(cmd, None);
+    assert!(hw.ok().json().get("AccountId").is_none(), "{}", hw.stdout);
 }
 
 /// Roles the SDKs' own way (README, "Roles"): a role profile whose `source_profile` is the

@@ -60,6 +60,7 @@ fn exec_gives_the_command_the_session_and_not_the_profile() {
         assert_eq!(env["AWS_SECRET_ACCESS_KEY"], session["SecretAccessKey"]);
         assert_eq!(env["AWS_SESSION_TOKEN"], session["SessionToken"]);
         assert_eq!(env["AWS_CREDENTIAL_EXPIRATION"], session["Expiration"]);
+        assert_eq!(env["AWS_ACCOUNT_ID"], "123456789012");
         assert_eq!(env["AWS_REGION"], "eu-west-3");
         assert_eq!(env["AWS_DEFAULT_REGION"], "eu-west-3");
         assert_eq!(env["MFA_ENV_EXEC"], bed.profile);

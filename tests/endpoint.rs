@@ -185,6 +185,7 @@ fn assert_credentials(body: &str, margin_seconds: i64) -> serde_json::Value {
     for field in ["AccessKeyId", "SecretAccessKey", "Token", "Expiration"] {
         assert!(creds[field].is_string(), "{field} in {body}");
     }
+    assert_eq!(creds["AccountId"], "123456789012", "the device's account");
     let expiration = chrono::DateTime::parse_from_rfc3339(creds["Expiration"].as_str().unwrap())
         .expect("RFC 3339");
     let left = (expiration.with_timezone(&chrono::Utc) - mfa_env::clock::now()).num_seconds();

@@ -438,3 +438,39 @@ fn bad_role_profiles_are_refused_before_sts(k: Keyring) {
     }
     assert_eq!(trip.connections(), 0);
 }
+
+/// The account a role's session is for is the role's (another account than the device's),
+/// in the process JSON and in what `exec` gives the command, where it replaces an account the
+/// caller's environment had.
+#[test]
+fn a_roles_account_is_its_own() {
+    let _k = shared();
+    let dir = tempfile::tempdir().unwrap();
+    let moto = Moto::start(dir.path());
+    let mut bed = Bed::new(Keyring::Keyutils, "roleaccount", &moto.url);
+    bed.append_config(&format!(
+        "[profile {p}-other]\nrole_arn = arn:aws:iam::210987654321:role/Other\nsource_profile = {p}\n",
+        p = bed.profile
+    ));
+    bed.set_env("AWS_ACCOUNT_ID", "999999999999");
+    let other = role(&bed, "other");
+    let out = mfa(
+        &bed,
+        &other,
+        &["--format", "process", "--token-code", "135790"],
+    );
+    assert_eq!(out.ok().json()["AccountId"], "210987654321");
+    let mut cmd = Command::new(BIN);
+    cmd.args(["exec", "-p", &other, "--", "printenv", "AWS_ACCOUNT_ID"]);
+    assert_eq!(bed.run_cmd(cmd, None).ok().stdout, "210987654321\n");
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "exec",
+        "-p",
+        &bed.profile,
+        "--",
+        "printenv",
+        "AWS_ACCOUNT_ID",
+    ]);
+    assert_eq!(bed.run_cmd(cmd, None).ok().stdout, "123456789012\n");
+}

@@ -36,8 +36,14 @@ use crate::secret::SessionCredentials;
 pub const MARKER: &str = "MFA_ENV_EXEC";
 
 /// Variables that would make an SDK in the command look elsewhere for credentials, or that
-/// belong to another session.
-const REMOVED: &[&str] = &["AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SECURITY_TOKEN"];
+/// belong to another session (an account of another session would send account-based
+/// endpoints astray when this one's is not known).
+const REMOVED: &[&str] = &[
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SECURITY_TOKEN",
+    "AWS_ACCOUNT_ID",
+];
 
 /// With `--server`, the session's variables go too (they would win over the endpoint), and
 /// so do the container variables that would name another endpoint.
@@ -62,13 +68,9 @@ pub fn check_nesting(allow_nested: bool) -> Result<()> {
 
 /// Runs `command` (default: the user's `$SHELL`) with the session. On Unix this returns only
 /// if the command could not be started; on Windows it returns the command's exit code.
-pub fn run(
-    profile: &str,
-    sts: &StsTarget,
-    creds: &SessionCredentials,
-    command: &[OsString],
-) -> Result<i32> {
-    start(profile, sts, &output::variables(creds), &[], command)
+pub fn run(target: &Target, creds: &SessionCredentials, command: &[OsString]) -> Result<i32> {
+    let vars = output::variables(creds, target.account_id());
+    start(target.profile(), target.sts(), &vars, &[], command)
 }
 
 /// Runs `command` with a credentials endpoint for the target's sessions (`--server`).
@@ -96,7 +98,10 @@ pub fn run_with_server(
     // runs: should the server die, no other local process can take the port, and with it the
     // requests (and the token) the command sends there.
     server::keep_for_command(listener);
-    let vars = endpoint::variables(port, &token);
+    let mut vars = endpoint::variables(port, &token).to_vec();
+    if let Some(account) = target.account_id() {
+        vars.push(("AWS_ACCOUNT_ID", Zeroizing::new(account.to_owned())));
+    }
     start(
         target.profile(),
         target.sts(),

@@ -396,8 +396,16 @@ async fn respond(
     trusted.store(true, Ordering::Relaxed);
     let provider = Arc::clone(&ctx.provider);
     match tokio::task::spawn_blocking(move || provider.get()).await {
-        Ok(Ok(Served::Cached(creds))) => (StatusCode::OK, credentials_body(&creds), "cached"),
-        Ok(Ok(Served::Fetched(creds))) => (StatusCode::OK, credentials_body(&creds), "new session"),
+        Ok(Ok(Served::Cached(creds))) => (
+            StatusCode::OK,
+            credentials_body(&creds, ctx.provider.account_id()),
+            "cached",
+        ),
+        Ok(Ok(Served::Fetched(creds))) => (
+            StatusCode::OK,
+            credentials_body(&creds, ctx.provider.account_id()),
+            "new session",
+        ),
         Ok(Err(Refused::Failed(why))) => refuse(
             StatusCode::INTERNAL_SERVER_ERROR,
             &format!("mfa-env: {why}"),
@@ -416,17 +424,18 @@ async fn respond(
     }
 }
 
-/// The container-credentials JSON the SDKs read.
-fn credentials_body(creds: &SessionCredentials) -> Bytes {
-    let json = Zeroizing::new(
-        serde_json::json!({
-            "AccessKeyId": creds.access_key_id.expose_secret(),
-            "SecretAccessKey": creds.secret_access_key.expose_secret(),
-            "Token": creds.session_token.expose_secret(),
-            "Expiration": rfc3339(creds.expiration),
-        })
-        .to_string(),
-    );
+/// The container-credentials JSON the SDKs read, with `AccountId` where it is known.
+fn credentials_body(creds: &SessionCredentials, account: Option<&str>) -> Bytes {
+    let mut json = serde_json::json!({
+        "AccessKeyId": creds.access_key_id.expose_secret(),
+        "SecretAccessKey": creds.secret_access_key.expose_secret(),
+        "Token": creds.session_token.expose_secret(),
+        "Expiration": rfc3339(creds.expiration),
+    });
+    if let Some(account) = account {
+        json["AccountId"] = account.into();
+    }
+    let json = Zeroizing::new(json.to_string());
     Bytes::copy_from_slice(json.as_bytes())
 }
 

@@ -114,6 +114,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Provider {
+    /// The account of the sessions served, where an ARN says it.
+    pub fn account_id(&self) -> Option<&str> {
+        self.target.account_id()
+    }
+
     pub fn new(target: Target, keyring: StoreChoice) -> Self {
         Provider {
             target,

@@ -242,6 +242,15 @@ impl Target {
         }
     }
 
+    /// The AWS account the session is for, where an ARN says it: the role's for a role, else
+    /// the MFA device's (a hardware serial does not say, and the account is then left unknown).
+    pub fn account_id(&self) -> Option<&str> {
+        match self {
+            Target::Mfa(s) => s.serial.account(),
+            Target::Role(c) => crate::aws::arn::parse_iam(&c.role().role_arn).map(|a| a.account),
+        }
+    }
+
     /// The mfa-env profile whose device and code sources serve this target.
     pub fn mfa(&self) -> &Settings {
         match self {
