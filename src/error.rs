@@ -82,7 +82,7 @@ pub enum Error {
     NoLongTermKey { profile: String },
 
     #[error(
-        "profile '{profile}': mfa_env_source_profile names '{source_profile}', which {problem}; give it aws_access_key_id and aws_secret_access_key, or use `mfa-env add -p {profile}`"
+        "profile '{profile}': mfa_env_source_profile names '{source_profile}', which {problem}; give it aws_access_key_id and aws_secret_access_key (or a credential_process that prints them), or use `mfa-env add -p {profile}`"
     )]
     BadSourceProfile {
         profile: String,
@@ -122,6 +122,20 @@ pub enum Error {
         "profile '{profile}': mfa_process {what}; run it yourself to check that its first line is the current 6-digit code; nothing was sent to STS"
     )]
     MfaProcess { profile: String, what: String },
+
+    #[error(
+        "profile '{profile}': the credential_process of '{source_profile}' (mfa_env_source_profile) {what}; run it yourself to check that it prints the long-term key as JSON (Version 1, AccessKeyId, SecretAccessKey); nothing was sent to STS"
+    )]
+    SourceProcess {
+        profile: String,
+        source_profile: String,
+        what: String,
+    },
+
+    #[error(
+        "mfa-env was started by the credential_process of profile '{outer}' (mfa_env_source_profile), which must print the IAM user's long-term key itself, not run mfa-env: point mfa_env_source_profile at a profile whose credential_process prints that key"
+    )]
+    SourceProcessNested { outer: String },
 
     #[error(
         "already inside `mfa-env exec` for profile '{outer}' (MFA_ENV_EXEC is set); exit that shell first, or pass --allow-nested"

@@ -1,6 +1,6 @@
-//! Runs a helper program whose answer is the first line of its output: an `mfa_process`, a
-//! desktop dialog. The answer is an MFA code, so it is read from a pipe into memory that is
-//! wiped when dropped, and a program that hangs (a YubiKey no one touches, a dialog no one
+//! Runs a helper program whose answer is its output: an `mfa_process`, a desktop dialog (the
+//! first line: a code), a source profile's `credential_process` (a long-term key). The answer
+//! is a secret, so it is read from a pipe into memory that is wiped when dropped, and a program that hangs (a YubiKey no one touches, a dialog no one
 //! sees) is killed at a deadline: a credential helper must never wait forever.
 //!
 //! A helper starts as if from a shell: every signal at its default action and none blocked,
@@ -36,7 +36,19 @@ const MAX_OUTPUT: u64 = 64 * 1024;
 
 /// Runs `cmd` with its stdout piped to us and returns the first line it printed, trimmed.
 /// Its stdin and stderr are whatever the caller set on `cmd`.
-pub fn first_line(mut cmd: Command, timeout: Duration) -> Result<Zeroizing<String>, Failure> {
+pub fn first_line(cmd: Command, timeout: Duration) -> Result<Zeroizing<String>, Failure> {
+    let output = output(cmd, timeout)?;
+    let text = String::from_utf8_lossy(&output);
+    let line = text.lines().next().map(str::trim).unwrap_or("");
+    if line.is_empty() {
+        return Err(Failure::NoOutput);
+    }
+    Ok(Zeroizing::new(line.to_owned()))
+}
+
+/// Runs `cmd` with its stdout piped to us and returns everything it printed (up to 64 KiB), in
+/// memory wiped when dropped, once it has exited with success.
+pub fn output(mut cmd: Command, timeout: Duration) -> Result<Zeroizing<Vec<u8>>, Failure> {
     let deadline = Instant::now() + timeout;
     #[cfg(unix)]
     as_from_a_shell(&mut cmd);
@@ -60,12 +72,7 @@ pub fn first_line(mut cmd: Command, timeout: Duration) -> Result<Zeroizing<Strin
     if !status.success() {
         return Err(Failure::Status(status));
     }
-    let text = String::from_utf8_lossy(&output);
-    let line = text.lines().next().map(str::trim).unwrap_or("");
-    if line.is_empty() {
-        return Err(Failure::NoOutput);
-    }
-    Ok(Zeroizing::new(line.to_owned()))
+    Ok(output)
 }
 
 /// Default signal dispositions, an empty signal mask and (Linux) SIGTERM when we are gone, for

@@ -230,7 +230,13 @@ pub fn run(global: &Global, args: &SetupArgs) -> Result<()> {
             credentials_path.display()
         );
     }
-    if let Some(src) = &plan.source_profile {
+    if let Some(src) = plan.source_profile.as_ref().filter(|_| !plan.store_it)
+        && config::source_profile(&set, src).access_key_id.is_none()
+    {
+        eprintln!(
+            "mfa-env: the long-term key stays with the credential_process of profile '{src}', which mfa_env_source_profile names; it runs only when a new session is needed"
+        );
+    } else if let Some(src) = &plan.source_profile {
         eprintln!(
             "mfa-env: the {} is emptied at every reboot, so the long-term key stays in the plaintext keys of profile '{src}', which mfa_env_source_profile names{}",
             store.name(),
@@ -281,6 +287,9 @@ fn keep_durable(
         store: durability.describe().to_owned(),
         fix,
     };
+    if !plan.store_it {
+        return Ok(plan);
+    }
     let Some(key) = plan.key else {
         return Ok(plan);
     };
@@ -338,9 +347,23 @@ fn key_plan(
         });
     }
     if let Some(from) = &args.key_from {
-        let key = static_key(from)?.ok_or_else(|| {
+        let source = config::source_profile(set, from);
+        let static_key = static_key(from)?;
+        if let (None, Some(command)) = (&static_key, &source.credential_process) {
+            // A password manager stays the key's home: the profile names it, and the key it
+            // prints now only lists the devices.
+            let key = crate::credentials::key_process::run(&source, command, profile)?;
+            return Ok(KeyPlan {
+                store_it: false,
+                key: Some(key),
+                from: None,
+                move_from: None,
+                source_profile: Some(from.clone()),
+            });
+        }
+        let key = static_key.ok_or_else(|| {
             fail(format!(
-                "--key-from: profile '{from}' has no aws_access_key_id and aws_secret_access_key"
+                "--key-from: profile '{from}' has neither aws_access_key_id and aws_secret_access_key nor a credential_process"
             ))
         })?;
         let move_it = args.move_keys

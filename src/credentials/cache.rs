@@ -229,6 +229,12 @@ fn descends(s: &Stored, settings: &Settings) -> bool {
                     .as_ref()
                     .is_some_and(|id| id.expose_secret() == s.key_id.expose_secret())
         }),
+        // Running a password manager on every call would cost seconds, and perhaps a prompt:
+        // the session serves while the profile still takes its key from that process. A key
+        // rotated there is used from the next miss on.
+        KeySource::Process(name) => settings.source_profile.as_ref().is_some_and(|src| {
+            &src.name == name && src.access_key_id.is_none() && src.credential_process.is_some()
+        }),
     };
     same_scope && same_key
 }

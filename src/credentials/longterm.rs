@@ -1,5 +1,6 @@
 //! The IAM user's long-term access key, which signs `GetSessionToken`. First found: the keyring
-//! item written by `mfa-env add`, then the static keys of `mfa_env_source_profile`. A temporary
+//! item written by `mfa-env add`, then the static keys of `mfa_env_source_profile`, then what
+//! that profile's `credential_process` prints (`key_process`). A temporary
 //! key is refused here, before any prompt or network call: STS would reject it only after the
 //! user had spent a code.
 
@@ -19,6 +20,9 @@ use crate::store::Store;
 pub enum KeySource {
     Keyring,
     Profile(String),
+    /// Printed by the `credential_process` of this profile (added in 0.3: an older mfa-env
+    /// cannot read a session recorded with it, and takes it for a miss).
+    Process(String),
 }
 
 impl KeySource {
@@ -26,6 +30,7 @@ impl KeySource {
         match self {
             KeySource::Keyring => "stored by `mfa-env add`".to_owned(),
             KeySource::Profile(p) => format!("static keys of profile '{p}'"),
+            KeySource::Process(p) => format!("printed by the credential_process of profile '{p}'"),
         }
     }
 }
@@ -105,10 +110,16 @@ pub fn resolve(store: &Store, settings: &Settings) -> Result<(LongTermKey, KeySo
     if !src.found {
         return Err(bad("does not exist"));
     }
-    let key = static_key(src, profile)?
-        .ok_or_else(|| bad("has no aws_access_key_id and aws_secret_access_key"))?;
-    let source = KeySource::Profile(src.name.clone());
-    Ok((key, source))
+    if let Some(key) = static_key(src, profile)? {
+        return Ok((key, KeySource::Profile(src.name.clone())));
+    }
+    let Some(command) = &src.credential_process else {
+        return Err(bad(
+            "has neither aws_access_key_id and aws_secret_access_key nor a credential_process",
+        ));
+    };
+    let key = crate::credentials::key_process::run(src, command, profile)?;
+    Ok((key, KeySource::Process(src.name.clone())))
 }
 
 /// The static key pair of a profile in the files, if it has one; a temporary pair is refused

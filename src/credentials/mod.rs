@@ -2,6 +2,7 @@
 //! session on a miss (`session`) and roles on top of it (`role`). Uses `aws`, `code`, `profile` and below.
 
 pub mod cache;
+pub mod key_process;
 pub mod lock;
 pub mod longterm;
 pub mod role;

@@ -32,6 +32,9 @@ pub const DEFAULT_STS_TIMEOUT_SECONDS: u32 = 10;
 /// How long an `mfa_process` may take: enough to touch a YubiKey or unlock a password manager,
 /// well inside the 60 s after which the Go SDK kills a credential process.
 pub const DEFAULT_MFA_PROCESS_TIMEOUT_SECONDS: u32 = 30;
+/// How long a source profile's `credential_process` may take to print the long-term key: a
+/// password manager may first ask to be unlocked. The SDKs' own limit is about a minute.
+pub const DEFAULT_SOURCE_PROCESS_TIMEOUT_SECONDS: u32 = 60;
 
 #[derive(Debug)]
 pub struct Settings {
@@ -47,7 +50,8 @@ pub struct Settings {
     pub source_profile: Option<SourceProfile>,
 }
 
-/// The profile named by `mfa_env_source_profile` and the static keys found in it.
+/// The profile named by `mfa_env_source_profile`: its static keys, else a `credential_process`
+/// that prints the long-term key (a password manager: `op`, `pass`, `bw`).
 #[derive(Debug)]
 pub struct SourceProfile {
     pub name: String,
@@ -55,6 +59,10 @@ pub struct SourceProfile {
     pub access_key_id: Option<SecretString>,
     pub secret_access_key: Option<SecretString>,
     pub has_session_token: bool,
+    pub credential_process: Option<String>,
+    /// How long that process may take (`mfa_env_source_process_timeout_seconds` of the
+    /// mfa-env profile): long enough to unlock a password manager.
+    pub process_timeout_seconds: u32,
 }
 
 impl Settings {
@@ -151,6 +159,7 @@ const MEANINGFUL_KEYS: &[&str] = &[
     "mfa_env_lock_timeout_seconds",
     "mfa_env_sts_timeout_seconds",
     "mfa_env_mfa_process_timeout_seconds",
+    "mfa_env_source_process_timeout_seconds",
 ];
 
 /// The keys that `[profile]` of the credentials file sets differently from `[profile profile]`
@@ -346,9 +355,17 @@ fn resolve(env: &Env, set: &ProfileSet, p: &Profile) -> Result<Settings> {
         serial.partition().map(|part| (part, "mfa_serial")),
     )?;
 
-    let source_profile = p
-        .get("mfa_env_source_profile")
-        .map(|name| source_profile(set, name));
+    let process_timeout_seconds = seconds(
+        p,
+        "mfa_env_source_process_timeout_seconds",
+        1..=600,
+        DEFAULT_SOURCE_PROCESS_TIMEOUT_SECONDS,
+        "use a whole number of seconds from 1 to 600",
+    )?;
+    let source_profile = p.get("mfa_env_source_profile").map(|name| SourceProfile {
+        process_timeout_seconds,
+        ..source_profile(set, name)
+    });
 
     Ok(Settings {
         profile,
@@ -552,7 +569,8 @@ fn configured_endpoint(env: &Env, set: &ProfileSet, p: &Profile, service: &str) 
     ])
 }
 
-/// The profile `name` as a source of static keys (`found` false when it does not exist).
+/// The profile `name` as a source of a long-term key (`found` false when it does not exist),
+/// with the default time limit for its `credential_process`.
 pub fn source_profile(set: &ProfileSet, name: &str) -> SourceProfile {
     let p = set.get_profile(name);
     let get = |key| p.and_then(|p| p.get(key)).filter(|v| !v.is_empty());
@@ -562,6 +580,11 @@ pub fn source_profile(set: &ProfileSet, name: &str) -> SourceProfile {
         access_key_id: get("aws_access_key_id").map(SecretString::from),
         secret_access_key: get("aws_secret_access_key").map(SecretString::from),
         has_session_token: get("aws_session_token").is_some(),
+        credential_process: get("credential_process")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned),
+        process_timeout_seconds: DEFAULT_SOURCE_PROCESS_TIMEOUT_SECONDS,
     }
 }
 

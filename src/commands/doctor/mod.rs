@@ -296,16 +296,18 @@ fn long_term_key(store: &Store, settings: &Settings) -> Check {
         Ok((_, source)) => source,
         Err(e) => return check("long-term key", Level::Problem, e.to_string()),
     };
-    let KeySource::Keyring = source else {
+    let kept = match &source {
+        KeySource::Keyring => None,
+        KeySource::Profile(_) => Some("in a plain file (survives a reboot)"),
+        KeySource::Process(_) => Some("kept by that program (run only when a session is needed)"),
+    };
+    if let Some(kept) = kept {
         return check(
             "long-term key",
             Level::Ok,
-            format!(
-                "a long-term key, {}, in a plain file (survives a reboot)",
-                source.describe()
-            ),
+            format!("a long-term key, {}, {kept}", source.describe()),
         );
-    };
+    }
     match store.item_durability(&longterm::item_name(&settings.profile)) {
         Ok(d) if d.survives() => check(
             "long-term key",
