@@ -138,6 +138,33 @@ pub enum Error {
     SourceProcessNested { outer: String },
 
     #[error(
+        "profile '{profile}' has only an MFA session, and AWS's console sign-in (the federation endpoint) accepts only role or federation-token credentials; add a role profile, such as [profile {profile}-admin] with role_arn = arn:aws:iam::<account>:role/<role> and source_profile = {profile}, and run `mfa-env console -p {profile}-admin`; nothing was sent"
+    )]
+    ConsoleNeedsRole { profile: String },
+
+    #[error(
+        "partition {partition} has no documented console sign-in host (mfa-env signs in to {known}); nothing was sent"
+    )]
+    ConsoleUnsupportedPartition {
+        partition: &'static str,
+        known: String,
+    },
+
+    #[error("{why}; nothing was sent")]
+    ConsoleDestination { why: String },
+
+    #[error("could not reach the console sign-in at {endpoint}: {what}")]
+    ConsoleUnreachable { endpoint: String, what: String },
+
+    #[error("the console sign-in at {endpoint} refused {why}")]
+    ConsoleRefused { endpoint: String, why: String },
+
+    #[error(
+        "could not hand the sign-in to a browser: {what}; `mfa-env console --print` prints the URL instead"
+    )]
+    Browser { what: String },
+
+    #[error(
         "already inside `mfa-env exec` for profile '{outer}' (MFA_ENV_EXEC is set); exit that shell first, or pass --allow-nested"
     )]
     ExecNested { outer: String },

@@ -29,14 +29,11 @@
 use std::ffi::OsString;
 
 use mfa_env::cli::{Cli, CodeArgs, Command, ExportArgs, Global};
-use mfa_env::code::{self, CodeSource};
 use mfa_env::commands::{self, exec};
-use mfa_env::credentials;
 use mfa_env::error::Result;
 use mfa_env::output;
 use mfa_env::profile::config::{self, Target};
 use mfa_env::secret::SessionCredentials;
-use mfa_env::store::Store;
 
 #[cfg(all(unix, not(test)))]
 #[unsafe(no_mangle)]
@@ -120,6 +117,7 @@ fn run(cli: Cli) -> Result<i32> {
             verbose,
             exec_parent,
         }) => commands::serve::run(global, port, format, verbose, exec_parent),
+        Some(Command::Console(args)) => commands::console::run(global, &args),
         Some(Command::MfaArg { code }) => commands::mfa_arg::run(global, &code),
         Some(Command::Setup(args)) => commands::setup::run(global, &args),
         Some(Command::Add { stdin, volatile_ok }) => commands::add::run(global, stdin, volatile_ok),
@@ -173,8 +171,5 @@ fn run_exec(
 
 /// A usable session: the cached one, else a new one for a code (which is then cached).
 fn credentials(global: &Global, target: &Target, code: &CodeArgs) -> Result<SessionCredentials> {
-    let unlock = code::unlock_within(target.mfa().lock_timeout_seconds);
-    let store = Store::open(global.keyring, unlock)?;
-    let source = CodeSource::choose(code.token_code.as_deref(), target.mfa());
-    credentials::get(&store, target, source)
+    commands::session(global, target, code)
 }

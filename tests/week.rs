@@ -872,3 +872,164 @@ fn the_kernel_store_keeps_nothing_below_a_directory_others_can_change() {
     );
     assert_eq!(standin.requests().len(), 3, "{}", standin.log());
 }
+
+/// `mfa-env console`, the whole way: STS and the console's sign-in by their host names over
+/// TLS, a real headless Chromium as `$BROWSER`. The role's session comes from the cached MFA
+/// session (no code); the sign-in token only from role credentials; Chromium, handed a private
+/// page, lands on the console page that names the role session; the URL is in no stderr, no
+/// argv, no file left behind. An MFA-only profile, a partition without a sign-in host, an
+/// expired role session, a role that cannot be assumed and an unreachable sign-in host are one
+/// line each.
+#[test]
+fn console_signs_a_role_in_through_a_real_browser() {
+    let _k = shared();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    std::fs::write(
+        w.join("config"),
+        "[profile dev]\nmfa_serial = arn:aws:iam::123456789012:mfa/console\nmfa_env_source_profile = base\n\
+         [profile admin]\nrole_arn = arn:aws:iam::210987654321:role/ConsoleAdmin\nsource_profile = dev\nrole_session_name = alice-console\n\
+         [profile expired]\nrole_arn = arn:aws:iam::210987654321:role/ExpiredRole\nsource_profile = dev\n\
+         [profile denied]\nrole_arn = arn:aws:iam::210987654321:role/DeniedRole\nsource_profile = dev\n\
+         [profile iso]\nrole_arn = arn:aws-iso:iam::210987654321:role/IsoRole\nsource_profile = dev\n\
+         [profile gov]\nmfa_serial = arn:aws-us-gov:iam::123456789012:mfa/gov\nmfa_env_source_profile = base\n\
+         [profile gov-admin]\nrole_arn = arn:aws-us-gov:iam::210987654321:role/GovAdmin\nsource_profile = gov\nmfa_env_sts_timeout_seconds = 1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        w.join("credentials"),
+        format!("[base]\naws_access_key_id = {LT_KEY_ID}\naws_secret_access_key = {LT_SECRET}\n"),
+    )
+    .unwrap();
+    let steps = r#"
+        step warm "$BIN" -p dev --format process --token-code 131313
+        step mfa-only "$BIN" console -p dev --print
+        step print "$BIN" console -p admin --print
+        step print-browse chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking --disable-component-update --disable-sync --ignore-certificate-errors-spki-list="$CHROMIUM_SPKI" --user-data-dir="$WORK/chromium-print" --virtual-time-budget=10000 --dump-dom "$(cat "$OUT/print.out")"
+        step service "$BIN" console -p admin --print --service ec2 --region eu-west-1
+        step other-region "$BIN" console -p admin --print --region cn-north-1
+        step bad-destination "$BIN" console -p admin --print --destination https://console.aws.amazon.com.example.net/
+        step open BROWSER="$WORK/fixtures/browser.sh" "$BIN" console -p admin
+        step argv sh -c 'for f in /proc/[0-9]*/cmdline; do tr "\0" " " <"$f" 2>/dev/null; echo; done'
+        step browser-done sh -c 'for i in $(seq 300); do [ -e "$WORK/browser.done" ] && exit 0; sleep 0.1; done; exit 1'
+        step leftover ls -A "$WORK/cache/mfa-env/console"
+        step no-browser BROWSER= PATH=/nonexistent "$BIN" console -p admin
+        step expired "$BIN" console -p expired --print
+        step denied "$BIN" console -p denied --print
+        step iso "$BIN" console -p iso --print
+        step gov-warm "$BIN" -p gov --format process --token-code 141414
+        step gov "$BIN" console -p gov-admin --print
+    "#;
+    std::fs::create_dir(w.join("fixtures")).unwrap();
+    std::fs::copy(
+        repo().join("tests/fixtures/browser.sh"),
+        w.join("fixtures/browser.sh"),
+    )
+    .unwrap();
+    let step = in_private_network(w, steps);
+    let log = std::fs::read_to_string(w.join("standin.log")).unwrap();
+    let count = |what: &str| log.lines().filter(|l| l.starts_with(what)).count();
+
+    step("warm").ok();
+    step("mfa-only").fails_with(
+        "profile 'dev' has only an MFA session, and AWS's console sign-in (the federation endpoint) accepts only role or federation-token credentials",
+    );
+    let print = step("print");
+    let url = print.ok().stdout.trim().to_owned();
+    assert!(
+        url.starts_with(
+            "https://signin.aws.amazon.com/federation?Action=login&Issuer=mfa-env&Destination=https%3A%2F%2Fus-east-1.console.aws.amazon.com%2Fconsole%2Fhome%3Fregion%3Dus-east-1&SigninToken=standin-signin-"
+        ),
+        "{url}"
+    );
+    assert_eq!(
+        print.stderr, "",
+        "no code asked: the MFA session was cached"
+    );
+    assert!(
+        step("print-browse")
+            .ok()
+            .stdout
+            .contains(r#"<h1 id="who">210987654321:assumed-role/ConsoleAdmin/alice-console</h1>"#),
+        "the printed URL signs in"
+    );
+    assert!(
+        step("service").ok().stdout.contains(
+            "Destination=https%3A%2F%2Feu-west-1.console.aws.amazon.com%2Fec2%2Fhome%3Fregion%3Deu-west-1&"
+        )
+    );
+    step("other-region")
+        .fails_with("--region \"cn-north-1\" is not a region of the role's partition aws");
+    step("bad-destination").fails_with("--destination must be an https:// URL of the console");
+
+    let open = step("open");
+    open.ok();
+    assert_eq!(
+        open.stderr,
+        "mfa-env: opened the console for profile 'admin' in the browser\n"
+    );
+    step("browser-done").ok();
+    let dom = std::fs::read_to_string(w.join("dom.html")).unwrap();
+    assert!(
+        dom.contains(r#"<h1 id="who">210987654321:assumed-role/ConsoleAdmin/alice-console</h1>"#)
+            && dom.contains("us-east-1.console.aws.amazon.com/console/home?region=us-east-1"),
+        "Chromium landed on the console page as the role: {dom}"
+    );
+    let handed = std::fs::read_to_string(w.join("browser-argv")).unwrap();
+    assert!(
+        handed
+            .trim()
+            .starts_with(&format!("{}/cache/mfa-env/console/console-", w.display()))
+            && handed.trim().ends_with(".html"),
+        "the browser got a private page's path, not the URL: {handed}"
+    );
+    assert_eq!(
+        step("leftover").ok().stdout,
+        "",
+        "the page is deleted once read"
+    );
+    // Every process's command line, taken while the browser was still loading.
+    let argv = step("argv").ok().stdout.clone();
+    for out in ["print", "service", "open", "argv", "print-browse"].map(&step) {
+        assert!(!out.stderr.contains("SigninToken") && !out.stderr.contains("standin-signin-"));
+    }
+    assert!(
+        !argv.contains("standin-signin-") && !argv.contains("SigninToken"),
+        "{argv}"
+    );
+
+    step("no-browser").fails_with("$BROWSER is not set and xdg-open is not installed");
+    step("expired").fails_with(
+        "the console sign-in at https://signin.aws.amazon.com/federation refused the role session (HTTP 400): it may have expired",
+    );
+    step("denied").fails_with("AssumeRole");
+    step("iso").fails_with("partition aws-iso has no documented console sign-in host");
+    step("gov-warm").ok();
+    step("gov").fails_with(
+        "could not reach the console sign-in at https://signin.amazonaws-us-gov.com/federation: no answer within 1 s",
+    );
+
+    assert_eq!(
+        count("REQUEST getSigninToken key=ASIAROLECONSOLEADMIN duration=-"),
+        3,
+        "{log}"
+    );
+    assert_eq!(
+        count("REQUEST getSigninToken"),
+        4,
+        "print, service, open, expired: {log}"
+    );
+    assert_eq!(count("REQUEST login destination="), 2, "{log}");
+    assert_eq!(
+        count("REQUEST AssumeRole role=arn:aws:iam::210987654321:role/ConsoleAdmin"),
+        1,
+        "one AssumeRole, then the cached role session: {log}"
+    );
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.contains(" GetSessionToken "))
+            .count(),
+        2,
+        "dev and gov once each; no other code: {log}"
+    );
+}

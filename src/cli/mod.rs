@@ -136,6 +136,28 @@ pub struct CodeArgs {
     pub token_code: Option<String>,
 }
 
+#[derive(Debug, Args)]
+pub struct ConsoleArgs {
+    /// Print the sign-in URL on stdout instead of opening a browser
+    #[arg(long)]
+    pub print: bool,
+
+    /// Land on this service's console (ec2, s3, cloudwatch, …)
+    #[arg(long, value_name = "SERVICE", conflicts_with = "destination")]
+    pub service: Option<String>,
+
+    /// Land on this console URL (of the role's partition)
+    #[arg(long, value_name = "URL")]
+    pub destination: Option<String>,
+
+    /// The console's region [default: the profile's, else its partition's]
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    #[command(flatten)]
+    pub code: CodeArgs,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print credentials for the profile (the default command)
@@ -205,6 +227,23 @@ pub enum Command {
         #[arg(long, hide = true, value_name = "PID")]
         exec_parent: Option<u32>,
     },
+
+    /// Sign in to the AWS console as a role, from the cached MFA session
+    ///
+    /// For a role profile (role_arn + source_profile = an mfa-env profile): the role's session
+    /// comes from the cached MFA session (no second code), the console's federation endpoint
+    /// turns it into a sign-in URL, and that is opened in your browser ($BROWSER, else
+    /// xdg-open), through a private file that is deleted once the browser has read it; --print
+    /// prints it instead. The URL signs anyone in as the role for 15 minutes: keep it to
+    /// yourself. A role session assumed with an MFA session is limited by AWS to one hour, and
+    /// so is the console session. A profile with only an MFA session is refused: AWS's
+    /// federation endpoint takes only role credentials.
+    #[command(after_help = "Examples:
+  mfa-env console -p prod-admin
+  mfa-env console -p prod-admin --service ec2 --region eu-west-1
+  mfa-env console -p prod-admin --destination 'https://us-east-1.console.aws.amazon.com/s3/buckets'
+  mfa-env console -p prod-admin --print | wl-copy")]
+    Console(ConsoleArgs),
 
     /// Print "SERIAL CODE" for the --mfa option of S3 MFA Delete; nothing is cached
     #[command(
