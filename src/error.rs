@@ -91,12 +91,13 @@ pub enum Error {
     },
 
     #[error(
-        "the long-term key for profile '{profile}' ({origin}) is a temporary key ({why}); GetSessionToken needs the IAM user's own long-term access key (AKIA…): store it with `mfa-env add -p {profile}`"
+        "the long-term key for profile '{profile}' ({origin}) is a temporary key ({why}); GetSessionToken needs the IAM user's own long-term access key (AKIA…): {fix}"
     )]
     TemporaryKey {
         profile: String,
         origin: String,
         why: &'static str,
+        fix: String,
     },
 
     #[error("{what} must be exactly 6 digits; nothing was sent to STS")]
@@ -138,9 +139,12 @@ pub enum Error {
     SourceProcessNested { outer: String },
 
     #[error(
-        "profile '{profile}' has only an MFA session, and AWS's console sign-in (the federation endpoint) accepts only role or federation-token credentials; add a role profile, such as [profile {profile}-admin] with role_arn = arn:aws:iam::<account>:role/<role> and source_profile = {profile}, and run `mfa-env console -p {profile}-admin`; nothing was sent"
+        "profile '{profile}' has only an MFA session, and AWS's console sign-in (the federation endpoint) accepts only role or federation-token credentials; add a role profile, such as [profile {profile}-admin] with role_arn = arn:{partition}:iam::<account>:role/<role> and source_profile = {profile}, and run `mfa-env console -p {profile}-admin`; nothing was sent"
     )]
-    ConsoleNeedsRole { profile: String },
+    ConsoleNeedsRole {
+        profile: String,
+        partition: &'static str,
+    },
 
     #[error(
         "partition {partition} has no documented console sign-in host (mfa-env signs in to {known}); nothing was sent"

@@ -63,11 +63,31 @@ pub fn render(
                 "Expiration": rfc3339(creds.expiration),
             }
         }),
-        _ => return assignments(&variables(creds, account), format),
+        _ => {
+            let mut out = assignments(&variables(creds, account), format)?;
+            if account.is_none() {
+                out.push_str(clear_account(format));
+            }
+            return Ok(out);
+        }
     };
     let mut out = Zeroizing::new(json.to_string());
     out.push('\n');
     Ok(out)
+}
+
+/// The line that unsets `AWS_ACCOUNT_ID` when this session's account is not known, so that an
+/// earlier session's does not linger beside these credentials in a shell that `eval`s them
+/// (account-based endpoints would go to that account). A dotenv file (`env-no-export`) cannot
+/// unset anything.
+fn clear_account(format: Format) -> &'static str {
+    match format {
+        Format::Env => "unset AWS_ACCOUNT_ID\n",
+        Format::Fish => "set -e AWS_ACCOUNT_ID\n",
+        Format::Powershell => "Remove-Item Env:AWS_ACCOUNT_ID -ErrorAction SilentlyContinue\n",
+        Format::WindowsCmd => "set \"AWS_ACCOUNT_ID=\"\n",
+        Format::EnvNoExport | Format::Process | Format::Sts => "",
+    }
 }
 
 /// Shell lines that set `vars`, each value quoted for the format's shell.
@@ -208,7 +228,13 @@ mod tests {
             *fish
         );
         let none = render(&creds(), Format::Env, None).unwrap();
-        assert!(!none.contains("AWS_ACCOUNT_ID"), "{}", *none);
+        assert!(
+            none.ends_with("'\nunset AWS_ACCOUNT_ID\n"),
+            "an earlier session's account must not linger: {}",
+            *none
+        );
+        let dotenv = render(&creds(), Format::EnvNoExport, None).unwrap();
+        assert!(!dotenv.contains("AWS_ACCOUNT_ID"), "{}", *dotenv);
     }
 
     #[test]

@@ -87,7 +87,7 @@ fn a_chain_of_roles_from_one_code(k: Keyring) {
                 "hub",
                 "Hub",
                 None,
-                "role_session_name = alice-hub\nexternal_id = ext-1234\nduration_seconds = 7200\n",
+                "role_session_name = alice-hub\nexternal_id = ext-1234\nduration_seconds = 2700\n",
             ),
             ("spoke", "Spoke", Some("hub"), "region = eu-west-1\n"),
             ("audit", "Audit", None, ""),
@@ -136,7 +136,7 @@ fn a_chain_of_roles_from_one_code(k: Keyring) {
     let hub = mfa(&bed, &role(&bed, "hub"), &["--format", "process"]);
     hub.ok();
     let left = expires_in(&hub);
-    assert!((7100..=7200).contains(&left), "duration_seconds: {left}");
+    assert!((2600..=2700).contains(&left), "duration_seconds: {left}");
     assert_eq!(moto.calls(), 3);
 
     // Another role on the same MFA session: one AssumeRole, no code.
@@ -225,7 +225,7 @@ fn each_role_is_signed_by_the_credentials_below_it(k: Keyring) {
                 "hub",
                 "Hub",
                 None,
-                "external_id = ext-1234\nduration_seconds = 7200\n",
+                "external_id = ext-1234\nduration_seconds = 2700\n",
             ),
             (
                 "spoke",
@@ -249,7 +249,7 @@ fn each_role_is_signed_by_the_credentials_below_it(k: Keyring) {
     assert!(
         requests[1].starts_with(&format!(
             "AssumeRole role={hub} by=ASIASTANDINSESSION01 token=yes name=mfa-env-"
-        )) && requests[1].ends_with(" external_id=ext-1234 duration=7200"),
+        )) && requests[1].ends_with(" external_id=ext-1234 duration=2700"),
         "{}",
         requests[1]
     );
@@ -421,7 +421,10 @@ fn bad_role_profiles_are_refused_before_sts(k: Keyring) {
             "role_arn = \"arn:aws:iam::123456789012:user/alice\" is not valid",
         ),
         ("longname", "role_session_name"),
-        ("long", "from 900 to 43200"),
+        (
+            "long",
+            "from 900 to 3600 (role chaining: a role assumed with an MFA session",
+        ),
     ];
     for (name, expected) in cases {
         let profile = format!("{p}-{name}");

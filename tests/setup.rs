@@ -394,7 +394,7 @@ fn bad_setup_input_is_refused_and_changes_nothing() {
         (
             vec!["--serial", &serial, "--key-from", "nope", "--yes"],
             None,
-            "--key-from: profile 'nope' has no aws_access_key_id",
+            "--key-from: profile 'nope' has neither aws_access_key_id and aws_secret_access_key nor a credential_process",
         ),
         (
             vec!["--serial", &serial, "--yes"],

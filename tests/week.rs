@@ -912,8 +912,8 @@ fn console_signs_a_role_in_through_a_real_browser() {
         step open BROWSER="$WORK/fixtures/browser.sh" "$BIN" console -p admin
         step argv sh -c 'for f in /proc/[0-9]*/cmdline; do tr "\0" " " <"$f" 2>/dev/null; echo; done'
         step browser-done sh -c 'for i in $(seq 300); do [ -e "$WORK/browser.done" ] && exit 0; sleep 0.1; done; exit 1'
-        step leftover ls -A "$WORK/cache/mfa-env/console"
         step no-browser BROWSER= PATH=/nonexistent "$BIN" console -p admin
+        step missing-browser BROWSER=:/nonexistent/firefox "$BIN" console -p admin
         step expired "$BIN" console -p expired --print
         step denied "$BIN" console -p denied --print
         step iso "$BIN" console -p iso --print
@@ -976,17 +976,17 @@ fn console_signs_a_role_in_through_a_real_browser() {
         "Chromium landed on the console page as the role: {dom}"
     );
     let handed = std::fs::read_to_string(w.join("browser-argv")).unwrap();
+    let page = std::path::Path::new(handed.trim());
+    let name = page.file_name().unwrap().to_str().unwrap();
     assert!(
-        handed
-            .trim()
-            .starts_with(&format!("{}/cache/mfa-env/console/console-", w.display()))
-            && handed.trim().ends_with(".html"),
+        name.starts_with("console-") && name.ends_with(".html"),
         "the browser got a private page's path, not the URL: {handed}"
     );
+    assert!(!page.exists(), "the page is deleted once read: {handed}");
+    let dir = std::fs::metadata(page.parent().unwrap()).unwrap();
     assert_eq!(
-        step("leftover").ok().stdout,
-        "",
-        "the page is deleted once read"
+        std::os::unix::fs::PermissionsExt::mode(&dir.permissions()) & 0o777,
+        0o700
     );
     // Every process's command line, taken while the browser was still loading.
     let argv = step("argv").ok().stdout.clone();
@@ -999,6 +999,8 @@ fn console_signs_a_role_in_through_a_real_browser() {
     );
 
     step("no-browser").fails_with("$BROWSER is not set and xdg-open is not installed");
+    step("missing-browser")
+        .fails_with("$BROWSER names /nonexistent/firefox, which is not installed");
     step("expired").fails_with(
         "the console sign-in at https://signin.aws.amazon.com/federation refused the role session (HTTP 400): it may have expired",
     );

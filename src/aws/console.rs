@@ -128,6 +128,7 @@ pub fn destination(hosts: Hosts, region: &str, page: &Page) -> Result<String> {
 /// the login URL that lands on `destination`. One HTTPS request, within `timeout`.
 pub fn signin_url(
     hosts: Hosts,
+    profile: &str,
     creds: &SessionCredentials,
     destination: &str,
     timeout: Duration,
@@ -152,7 +153,7 @@ pub fn signin_url(
         endpoint: endpoint.clone(),
         what,
     })?;
-    let token = signin_token(status, &body).map_err(|why| Error::ConsoleRefused {
+    let token = signin_token(status, &body, profile).map_err(|why| Error::ConsoleRefused {
         endpoint: endpoint.clone(),
         why,
     })?;
@@ -170,11 +171,15 @@ pub fn signin_url(
 
 /// The token in the endpoint's answer, or why there is none. Nothing of a refusal's body is
 /// quoted: it may echo the request.
-fn signin_token(status: u16, body: &[u8]) -> std::result::Result<Zeroizing<String>, String> {
+fn signin_token(
+    status: u16,
+    body: &[u8],
+    profile: &str,
+) -> std::result::Result<Zeroizing<String>, String> {
     if status != 200 {
         return Err(match status {
             400 | 401 | 403 => format!(
-                "the role session (HTTP {status}): it may have expired (`mfa-env clear` for the profile gets a new one), or the role may not allow console sign-in"
+                "the role session (HTTP {status}): it may have expired (`mfa-env clear -p {profile}` drops it; the next run assumes the role again), or the role may not allow console sign-in"
             ),
             _ => format!("the request (HTTP {status}); try again shortly"),
         });
@@ -300,16 +305,20 @@ mod tests {
 
     #[test]
     fn the_answer_gives_a_token_or_one_reason_without_echoing_it() {
-        let t = signin_token(200, br#"{"SigninToken":"tok-123"}"#).unwrap();
+        let t = signin_token(200, br#"{"SigninToken":"tok-123"}"#, "admin").unwrap();
         assert_eq!(t.as_str(), "tok-123");
-        let e = signin_token(400, b"echo of sessionKey=secret").unwrap_err();
-        assert!(e.contains("HTTP 400") && e.contains("expired"), "{e}");
-        assert!(!e.contains("secret"));
+        let e = signin_token(400, b"echo of sessionKey=secret", "admin").unwrap_err();
         assert!(
-            signin_token(200, b"<html>")
-                .unwrap_err()
-                .contains("SigninToken")
+            e.contains("HTTP 400") && e.contains("expired") && e.contains("mfa-env clear -p admin"),
+            "{e}"
         );
-        assert!(signin_token(503, b"").unwrap_err().contains("try again"));
+        assert!(!e.contains("secret"));
+        let e = signin_token(200, b"<html>", "admin").unwrap_err();
+        assert!(e.contains("SigninToken"), "{e}");
+        assert!(
+            signin_token(503, b"", "admin")
+                .unwrap_err()
+                .contains("try again")
+        );
     }
 }

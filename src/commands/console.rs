@@ -18,6 +18,7 @@ pub fn run(global: &Global, args: &ConsoleArgs) -> Result<()> {
     let Target::Role(chain) = &target else {
         return Err(Error::ConsoleNeedsRole {
             profile: target.profile().to_owned(),
+            partition: target.sts().partition().id,
         });
     };
     let sts = &chain.role().sts;
@@ -48,6 +49,7 @@ pub fn run(global: &Global, args: &ConsoleArgs) -> Result<()> {
     let creds = super::session(global, &target, &args.code)?;
     let url = console::signin_url(
         hosts,
+        target.profile(),
         &creds,
         &destination,
         Duration::from_secs(sts.timeout_seconds.into()),

@@ -233,6 +233,14 @@ pub fn run(global: &Global, args: &SetupArgs) -> Result<()> {
     if let Some(src) = plan.source_profile.as_ref().filter(|_| !plan.store_it)
         && config::source_profile(&set, src).access_key_id.is_none()
     {
+        // A key stored earlier would come first and hide the password manager's.
+        if longterm::delete_key(&store, &profile)? {
+            cache::clear(&store, Some(&profile), None)?;
+            eprintln!(
+                "mfa-env: removed the long-term key stored in the {} for profile '{profile}', which would have been used instead",
+                store.name()
+            );
+        }
         eprintln!(
             "mfa-env: the long-term key stays with the credential_process of profile '{src}', which mfa_env_source_profile names; it runs only when a new session is needed"
         );

@@ -73,11 +73,12 @@ pub fn run(src: &SourceProfile, command: &str, profile: &str) -> Result<LongTerm
     let output = subprocess::output(cmd, Duration::from_secs(timeout.into())).map_err(|f| {
         fail(match f {
             Failure::TimedOut(s) => format!(
-                "did not finish within {s} s (raise mfa_env_source_process_timeout_seconds if it needs longer)"
+                "did not finish within {s} s (raise mfa_env_source_process_timeout_seconds in profile '{profile}' if it needs longer)"
             ),
-            Failure::Spawn(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                format!("could not be started: '{}' was not found", argv[0])
-            }
+            Failure::Spawn(e) if e.kind() == std::io::ErrorKind::NotFound => format!(
+                "could not be started: '{}' was not found (it runs without a shell, as botocore runs it: for a pipe or a variable, write sh -c '…')",
+                argv[0]
+            ),
             other => other.to_string(),
         })
     })?;

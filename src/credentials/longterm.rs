@@ -90,12 +90,38 @@ fn decode(bytes: &[u8]) -> std::result::Result<LongTermKey, &'static str> {
     })
 }
 
-/// Finds the long-term key for `settings.profile` and checks that it is one.
+/// Finds the long-term key for `settings.profile` and checks that it is one; a source
+/// profile's credential_process is run for it.
 pub fn resolve(store: &Store, settings: &Settings) -> Result<(LongTermKey, KeySource)> {
+    match find(store, settings)? {
+        Found::Key(key, source) => Ok((key, source)),
+        Found::Process(src, command) => {
+            let key = crate::credentials::key_process::run(src, command, &settings.profile)?;
+            Ok((key, KeySource::Process(src.name.clone())))
+        }
+    }
+}
+
+/// Where the long-term key for `settings.profile` comes from, without running a
+/// credential_process (`doctor` must not start a password manager to say where a key is).
+pub fn locate(store: &Store, settings: &Settings) -> Result<KeySource> {
+    Ok(match find(store, settings)? {
+        Found::Key(_, source) => source,
+        Found::Process(src, _) => KeySource::Process(src.name.clone()),
+    })
+}
+
+/// A key found, or the credential_process that prints it.
+enum Found<'a> {
+    Key(LongTermKey, KeySource),
+    Process(&'a SourceProfile, &'a str),
+}
+
+fn find<'a>(store: &Store, settings: &'a Settings) -> Result<Found<'a>> {
     let profile = &settings.profile;
     if let Some(key) = stored(store, profile)? {
         ensure_long_term(&key, false, profile, &KeySource::Keyring)?;
-        return Ok((key, KeySource::Keyring));
+        return Ok(Found::Key(key, KeySource::Keyring));
     }
     let Some(src) = &settings.source_profile else {
         return Err(Error::NoLongTermKey {
@@ -111,15 +137,14 @@ pub fn resolve(store: &Store, settings: &Settings) -> Result<(LongTermKey, KeySo
         return Err(bad("does not exist"));
     }
     if let Some(key) = static_key(src, profile)? {
-        return Ok((key, KeySource::Profile(src.name.clone())));
+        return Ok(Found::Key(key, KeySource::Profile(src.name.clone())));
     }
-    let Some(command) = &src.credential_process else {
-        return Err(bad(
+    match &src.credential_process {
+        Some(command) => Ok(Found::Process(src, command)),
+        None => Err(bad(
             "has neither aws_access_key_id and aws_secret_access_key nor a credential_process",
-        ));
-    };
-    let key = crate::credentials::key_process::run(src, command, profile)?;
-    Ok((key, KeySource::Process(src.name.clone())))
+        )),
+    }
 }
 
 /// The static key pair of a profile in the files, if it has one; a temporary pair is refused
@@ -157,6 +182,12 @@ pub fn ensure_long_term(
             profile: profile.to_owned(),
             origin: source.describe(),
             why,
+            fix: match source {
+                KeySource::Process(q) => format!(
+                    "make the credential_process of '{q}' print that key, without a SessionToken"
+                ),
+                _ => format!("store it with `mfa-env add -p {profile}`"),
+            },
         }),
     }
 }

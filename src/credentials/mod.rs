@@ -19,6 +19,9 @@ use crate::store::{Store, StoreError};
 
 /// A usable session for the target: the cached one, else a new one for a code (then cached).
 pub fn get(store: &Store, target: &Target, source: CodeSource<'_>) -> Result<SessionCredentials> {
+    // Inside a source profile's credential_process, which must print a long-term key: the
+    // mfa-env that started it may hold the very locks this one would wait for.
+    key_process::refuse_nested()?;
     match target {
         Target::Mfa(settings) => session::get(store, settings, source).map(|(creds, _)| creds),
         Target::Role(chain) => role::credentials(store, chain, source),

@@ -25,9 +25,6 @@ pub fn get(
     if let Some(hit) = cache::lookup(store, settings, clock::now())? {
         return Ok(hit);
     }
-    // Started by a source profile's credential_process (which must print a long-term key, not
-    // a session): the mfa-env that started it may hold this very lock, so stop before it.
-    crate::credentials::key_process::refuse_nested()?;
     let _lock = lock::session(settings)?;
     // Whoever held the lock before us may have just cached a session.
     if let Some(hit) = cache::lookup(store, settings, clock::now())? {

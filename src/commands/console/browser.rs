@@ -1,7 +1,8 @@
 //! Handing the sign-in URL to the user's browser without showing it to anyone else. The URL
 //! signs in as the role for as long as its token lives, and a browser is a long-lived process
 //! whose command line every local user can read (`ps`, `/proc/*/cmdline`). So the browser is
-//! given the path of a private file (mode 0600, in a directory of the user's alone) whose page
+//! given the path of a private file (mode 0600, in a directory of the user's alone, in memory
+//! where there is one: `$XDG_RUNTIME_DIR`, `/dev/shm`) whose page
 //! sends it on to the URL; the file is deleted as soon as the browser has read it (Linux:
 //! inotify says when it closed the file), or after a minute at most.
 //!
@@ -32,10 +33,26 @@ impl Browser {
             .ok()
             .filter(|v| !v.trim().is_empty())
         {
-            let first = value.split(':').next().unwrap_or_default();
+            // A list of commands separated by ':', as xdg-utils reads it: the first one.
+            let first = value
+                .split(':')
+                .find(|c| !c.trim().is_empty())
+                .unwrap_or_default();
             let argv = shlex::split(first)
                 .filter(|a| !a.is_empty())
                 .ok_or_else(|| fail(format!("$BROWSER ({first:?}) cannot be split into words")))?;
+            let program = std::path::Path::new(&argv[0]);
+            let found = if argv[0].contains('/') {
+                program.is_file()
+            } else {
+                find_in_path(&argv[0]).is_some()
+            };
+            if !found {
+                return Err(fail(format!(
+                    "$BROWSER names {}, which is not installed",
+                    argv[0]
+                )));
+            }
             return Ok(Browser { argv });
         }
         let default: &[&str] = if cfg!(target_os = "macos") {
@@ -102,7 +119,8 @@ struct RedirectPage {
 impl RedirectPage {
     fn write(url: &str) -> std::io::Result<RedirectPage> {
         use std::io::Write;
-        let dir = PrivateDir::create(&page_dir()?)?;
+        let dir = page_dir()?;
+        remove_stale(&dir);
         let mut random = [0u8; 16];
         getrandom::getrandom(&mut random).map_err(|e| std::io::Error::other(e.to_string()))?;
         let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
@@ -210,18 +228,56 @@ impl Drop for RedirectPage {
     }
 }
 
-/// Where the page is written: the runtime directory (memory, the user's alone) if there is
-/// one, else the user's cache.
-fn page_dir() -> std::io::Result<PathBuf> {
+/// Where the page is written: memory the user's alone, where there is such a place (the
+/// runtime directory, else a directory of the user's in `/dev/shm`), else the user's cache.
+/// The first that is, or can be made, a private directory.
+fn page_dir() -> std::io::Result<PrivateDir> {
+    let mut candidates = Vec::new();
     if let Some(run) = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from)
         && run.is_absolute()
         && run.is_dir()
     {
-        return Ok(run.join("mfa-env"));
+        candidates.push(run.join("mfa-env"));
     }
-    dirs::cache_dir()
-        .map(|c| c.join("mfa-env").join("console"))
-        .ok_or_else(|| std::io::Error::other("no home directory"))
+    #[cfg(unix)]
+    if std::path::Path::new("/dev/shm").is_dir() {
+        // SAFETY: getuid cannot fail.
+        let uid = unsafe { libc::getuid() };
+        candidates.push(PathBuf::from(format!("/dev/shm/mfa-env-{uid}")));
+    }
+    if let Some(cache) = dirs::cache_dir() {
+        candidates.push(cache.join("mfa-env").join("console"));
+    }
+    let mut last = std::io::Error::other("no home directory");
+    for dir in candidates {
+        match PrivateDir::create(&dir) {
+            Ok(d) => return Ok(d),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// Pages an earlier run left (killed while it waited): gone after twice the wait.
+fn remove_stale(dir: &PrivateDir) {
+    let Ok(entries) = std::fs::read_dir(dir.path()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let ours = name
+            .to_str()
+            .is_some_and(|n| n.starts_with("console-") && n.ends_with(".html"));
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > READ_WITHIN * 2);
+        if ours && old {
+            let _ = dir.remove(&name);
+        }
+    }
 }
 
 /// A page that replaces itself with `url` at once, and says where it goes for a browser that

@@ -292,14 +292,16 @@ fn profile_named_in(line: &str) -> Option<String> {
 /// Where the long-term key is, and whether it is still there after a reboot: a key kept only in
 /// a keyring emptied at reboot is lost with it, unless `mfa_env_source_profile` names a copy.
 fn long_term_key(store: &Store, settings: &Settings) -> Check {
-    let source = match longterm::resolve(store, settings) {
-        Ok((_, source)) => source,
+    let source = match longterm::locate(store, settings) {
+        Ok(source) => source,
         Err(e) => return check("long-term key", Level::Problem, e.to_string()),
     };
     let kept = match &source {
         KeySource::Keyring => None,
         KeySource::Profile(_) => Some("in a plain file (survives a reboot)"),
-        KeySource::Process(_) => Some("kept by that program (run only when a session is needed)"),
+        KeySource::Process(_) => Some(
+            "kept by that program (doctor does not run it; mfa-env does when it needs a new session)",
+        ),
     };
     if let Some(kept) = kept {
         return check(

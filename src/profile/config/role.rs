@@ -11,9 +11,10 @@ use crate::error::{Error, Result};
 
 /// The SDKs' default length of a role session.
 pub const DEFAULT_ROLE_DURATION_SECONDS: u32 = 3600;
-/// The most a role's `MaxSessionDuration` can allow for a session assumed with user credentials.
-pub const MAX_ROLE_DURATION_SECONDS: u32 = 43200;
-/// AWS's limit for a role assumed with another role's credentials (role chaining).
+/// AWS's limit for a role assumed with temporary credentials (role chaining), which every role
+/// here is: the first with the MFA session (GetSessionToken's), each next with the role
+/// before. STS refuses more ("exceeds the 1 hour session limit for roles assumed by role
+/// chaining"), whatever the role's `MaxSessionDuration`.
 pub const MAX_CHAINED_DURATION_SECONDS: u32 = 3600;
 
 /// A role profile and the chain below it down to the mfa-env profile whose session starts it.
@@ -153,11 +154,7 @@ fn hop(env: &Env, set: &ProfileSet, p: &Profile, chained: bool) -> Result<RoleHo
             "use 2 to 1224 letters, digits or +=,.@:/_-",
         ));
     }
-    let max = if chained {
-        MAX_CHAINED_DURATION_SECONDS
-    } else {
-        MAX_ROLE_DURATION_SECONDS
-    };
+    let max = MAX_CHAINED_DURATION_SECONDS;
     let duration_seconds = match p.get("duration_seconds") {
         None => DEFAULT_ROLE_DURATION_SECONDS,
         Some(raw) => raw
@@ -173,7 +170,7 @@ fn hop(env: &Env, set: &ProfileSet, p: &Profile, chained: bool) -> Result<RoleHo
                 why: if chained {
                     " (role chaining: a role assumed with another role's credentials lasts at most 1 hour)"
                 } else {
-                    " (for a role; the role's MaxSessionDuration may allow less)"
+                    " (role chaining: a role assumed with an MFA session lasts at most 1 hour, whatever its MaxSessionDuration)"
                 },
             })?,
     };
@@ -248,7 +245,7 @@ mod tests {
     fn a_role_on_the_mfa_profile_with_every_key() {
         let config = format!(
             "{BASE}[profile admin]\nrole_arn = arn:aws:iam::210987654321:role/Admin\nsource_profile = dev\n\
-             role_session_name = alice@laptop\nexternal_id = ext-42\nduration_seconds = 7200\nregion = eu-west-1\n"
+             role_session_name = alice@laptop\nexternal_id = ext-42\nduration_seconds = 2700\nregion = eu-west-1\n"
         );
         let c = chain(&config, "admin");
         assert_eq!(c.base.profile, "dev");
@@ -257,7 +254,7 @@ mod tests {
         assert_eq!(r.role_arn, "arn:aws:iam::210987654321:role/Admin");
         assert_eq!(r.session_name.as_deref(), Some("alice@laptop"));
         assert_eq!(r.external_id.as_deref(), Some("ext-42"));
-        assert_eq!((r.duration_seconds, r.min_remaining_seconds), (7200, 900));
+        assert_eq!((r.duration_seconds, r.min_remaining_seconds), (2700, 900));
         assert_eq!(r.sts.region, "eu-west-1");
     }
 
@@ -278,14 +275,21 @@ mod tests {
     #[test]
     fn role_chaining_is_limited_to_one_hour() {
         let config = format!(
-            "{BASE}[profile hub]\nrole_arn = arn:aws:iam::210987654321:role/Hub\nsource_profile = dev\nduration_seconds = 43200\n\
-             [profile spoke]\nrole_arn = arn:aws:iam::111122223333:role/Spoke\nsource_profile = hub\nduration_seconds = 7200\n"
+            "{BASE}[profile hub]\nrole_arn = arn:aws:iam::210987654321:role/Hub\nsource_profile = dev\nduration_seconds = 3600\n\
+             [profile spoke]\nrole_arn = arn:aws:iam::111122223333:role/Spoke\nsource_profile = hub\nduration_seconds = 7200\n\
+             [profile long]\nrole_arn = arn:aws:iam::210987654321:role/Long\nsource_profile = dev\nduration_seconds = 43200\n"
         );
-        assert_eq!(chain(&config, "hub").role().duration_seconds, 43200);
+        assert_eq!(chain(&config, "hub").role().duration_seconds, 3600);
         let e = error(&config, "spoke");
         assert!(
             e.contains("profile 'spoke'") && e.contains("900 to 3600") && e.contains("chaining"),
             "{e}"
+        );
+        let e = error(&config, "long");
+        assert!(
+            e.contains("900 to 3600")
+                && e.contains("a role assumed with an MFA session lasts at most 1 hour"),
+            "an MFA session is temporary credentials too: {e}"
         );
     }
 
@@ -331,10 +335,8 @@ mod tests {
                 "external_id",
             ),
             (
-                format!(
-                    "{BASE}[profile r]\n{role}source_profile = dev\nduration_seconds = 43201\n"
-                ),
-                "900 to 43200",
+                format!("{BASE}[profile r]\n{role}source_profile = dev\nduration_seconds = 3601\n"),
+                "900 to 3600",
             ),
             (
                 format!("{BASE}duration_seconds = 5\n[profile r]\n{role}source_profile = dev\n"),
