@@ -126,27 +126,43 @@ pub struct Moto {
 
 impl Moto {
     pub fn start(dir: &Path) -> Moto {
-        let port = free_port();
-        let log = dir.join(format!("moto-{port}.log"));
-        let child = Command::new(venv_bin("moto_server"))
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(std::fs::File::options().append(true).open(&log).unwrap())
-            .spawn()
-            .expect("start moto_server");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "moto_server did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
+        // The port is free when chosen, but another test may take it before moto binds it:
+        // then moto exits, and a new port is tried rather than talking to whoever has it.
+        for _ in 0..5 {
+            let port = free_port();
+            let log = dir.join(format!("moto-{port}.log"));
+            let mut child = Command::new(venv_bin("moto_server"))
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(std::fs::File::create(&log).unwrap())
+                .stderr(std::fs::File::options().append(true).open(&log).unwrap())
+                .spawn()
+                .expect("start moto_server (scripts/setup-test-env installs it)");
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let listening = loop {
+                if child.try_wait().unwrap().is_some() {
+                    break false;
+                }
+                let log_says = std::fs::read_to_string(&log)
+                    .unwrap_or_default()
+                    .contains(&format!("127.0.0.1:{port}"));
+                if log_says && TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    break true;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "moto_server did not listen on {port}"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            };
+            if listening {
+                return Moto {
+                    child,
+                    url: format!("http://127.0.0.1:{port}"),
+                    log,
+                };
+            }
         }
-        Moto {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            log,
-        }
+        panic!("moto_server could not bind a port in five tries");
     }
 
     /// How many API calls (POST /) the server has answered.
