@@ -49,6 +49,12 @@ const RENEW_CHECK: Duration = Duration::from_secs(5);
 /// The time a client has to send a request's headers (a slowloris connection is cut after it).
 const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A connection younger than this is evicted only when no older one may still turn out to be a
+/// stranger: a client writes its request right after connecting, but on a busy machine the
+/// bytes may not have arrived when the server first reads, and a connection evicted then
+/// loses a request already on its way.
+const EVICT_AFTER: Duration = Duration::from_millis(250);
+
 /// The endpoint's listening socket on 127.0.0.1 and `port` (`None`: any free one), and the
 /// port it got.
 pub fn bind(port: Option<u16>) -> Result<(TcpListener, u16)> {
@@ -196,6 +202,7 @@ async fn accept(listener: tokio::net::TcpListener, ctx: Arc<Ctx>) {
             seen,
             task: task.abort_handle(),
             peer,
+            opened: std::time::Instant::now(),
         });
     }
 }
@@ -227,6 +234,7 @@ struct Open {
     seen: Arc<Seen>,
     task: tokio::task::AbortHandle,
     peer: Peer,
+    opened: std::time::Instant,
 }
 
 /// A second descriptor of a served connection's socket, to ask the kernel whether bytes wait
@@ -297,6 +305,17 @@ impl Connections {
                 && c.seen.waiting.load(Ordering::Relaxed)
                 && !c.peer.has_unread()
         });
+        // The oldest stranger goes. If that is a new connection while older ones have not
+        // been read from yet, they are read first (one of them is the stranger to evict, and
+        // the new one may be a client whose request is on its way): the server waits a moment.
+        if let Some(i) = evict
+            && self.list[i].opened.elapsed() < EVICT_AFTER
+            && self.list.iter().take(i).any(|c| {
+                !c.seen.trusted.load(Ordering::Relaxed) && !c.seen.waiting.load(Ordering::Relaxed)
+            })
+        {
+            return Room::Wait;
+        }
         match evict {
             Some(i) => {
                 let stranger = self.list.remove(i).expect("found at i");
@@ -460,12 +479,18 @@ mod tests {
             max: 3,
         };
         let mut clients = Vec::new();
-        for _ in 0..3 {
+        for i in 0..3 {
             clients.push(std::net::TcpStream::connect(addr).unwrap());
             let (stream, _) = listener.accept().await.unwrap();
             let seen = Arc::new(Seen::default());
             // Read once and found nothing yet, as every one of them was.
             seen.waiting.store(true, Ordering::Relaxed);
+            // The first two are old enough to go; the last is new.
+            let age = if i < 2 {
+                EVICT_AFTER * 2
+            } else {
+                Duration::ZERO
+            };
             open.list.push_back(Open {
                 seen,
                 peer: Peer::of(&stream).unwrap(),
@@ -474,6 +499,7 @@ mod tests {
                     std::future::pending::<()>().await;
                 })
                 .abort_handle(),
+                opened: std::time::Instant::now() - age,
             });
         }
         // The oldest one's request arrives; its task has not run since.
@@ -488,5 +514,13 @@ mod tests {
             "the client with a request kept"
         );
         assert!(!open.list[1].peer.has_unread());
+        // A new connection is not the one to go while an older one has not been read from.
+        open.list[0].seen.waiting.store(false, Ordering::Relaxed);
+        open.max = 2;
+        assert_eq!(
+            open.make_room(),
+            Room::Wait,
+            "the older one is read first: it may be the stranger"
+        );
     }
 }
