@@ -7,32 +7,19 @@
 //! deadline only the shell is killed then, and anything the shell started keeps nothing of the
 //! caller's but the terminal.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use zeroize::Zeroizing;
 
 use crate::code::subprocess::{self, Failure};
-use crate::code::tty;
 use crate::error::{Error, Result};
 use crate::profile::config::Settings;
 
 /// The code line printed by the profile's `mfa_process`, not yet checked for format.
 pub fn run(settings: &Settings, command: &str) -> Result<Zeroizing<String>> {
     let mut cmd = shell(command);
-    match tty::open() {
-        Ok(tty) => {
-            cmd.stdin(tty.input).stderr(tty.output);
-        }
-        Err(_) => {
-            // No person to talk to: its messages go to our stderr, and in a process group of
-            // its own it can be killed whole at the deadline, so that nothing it started keeps
-            // that stderr (the AWS CLI's pipe) open.
-            cmd.stdin(Stdio::null()).stderr(Stdio::inherit());
-            #[cfg(unix)]
-            std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        }
-    }
+    subprocess::with_terminal_or_detached(&mut cmd);
     let timeout = settings.mfa_process_timeout_seconds;
     subprocess::first_line(cmd, Duration::from_secs(timeout.into())).map_err(|f| {
         Error::MfaProcess {

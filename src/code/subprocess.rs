@@ -75,6 +75,24 @@ pub fn output(mut cmd: Command, timeout: Duration) -> Result<Zeroizing<Vec<u8>>,
     Ok(output)
 }
 
+/// Gives a helper the person, if there is one: stdin and stderr on the controlling terminal
+/// (a YubiKey's "touch your key", a password manager's unlock prompt, even though the AWS CLI
+/// captures our stderr). Without one, its messages go to our stderr, and in a process group of
+/// its own it can be killed whole at the deadline, so that nothing it started keeps that
+/// stderr (the AWS CLI's pipe) open.
+pub fn with_terminal_or_detached(cmd: &mut Command) {
+    match crate::code::tty::open() {
+        Ok(tty) => {
+            cmd.stdin(tty.input).stderr(tty.output);
+        }
+        Err(_) => {
+            cmd.stdin(Stdio::null()).stderr(Stdio::inherit());
+            #[cfg(unix)]
+            std::os::unix::process::CommandExt::process_group(cmd, 0);
+        }
+    }
+}
+
 /// Default signal dispositions, an empty signal mask and (Linux) SIGTERM when we are gone, for
 /// the program `cmd` starts.
 #[cfg(unix)]

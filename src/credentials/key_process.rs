@@ -7,14 +7,13 @@
 //! Its output is a secret: read into memory that is wiped, never logged, never quoted in an
 //! error. A key with a session token or an `ASIA…` id is refused as a temporary one.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::code::subprocess::{self, Failure};
-use crate::code::tty;
 use crate::credentials::longterm::{self, KeySource};
 use crate::error::{Error, Result};
 use crate::profile::config::SourceProfile;
@@ -58,17 +57,8 @@ pub fn run(src: &SourceProfile, command: &str, profile: &str) -> Result<LongTerm
         .ok_or_else(|| fail("cannot be split into words (an unclosed quote?)".into()))?;
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..]).env(RUNNING, &src.name);
-    match tty::open() {
-        // A password manager may ask to be unlocked: at a terminal it can.
-        Ok(tty) => {
-            cmd.stdin(tty.input).stderr(tty.output);
-        }
-        Err(_) => {
-            cmd.stdin(Stdio::null()).stderr(Stdio::inherit());
-            #[cfg(unix)]
-            std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        }
-    }
+    // A password manager may ask to be unlocked: at a terminal it can.
+    subprocess::with_terminal_or_detached(&mut cmd);
     let timeout = src.process_timeout_seconds;
     let output = subprocess::output(cmd, Duration::from_secs(timeout.into())).map_err(|f| {
         fail(match f {
